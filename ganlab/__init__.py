@@ -1,0 +1,3 @@
+"""ganlab: a lab for Generative Adversarial Networks (engine; never imports streamlit)."""
+
+__version__ = "0.1.0"

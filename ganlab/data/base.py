@@ -1,0 +1,90 @@
+"""What every dataset looks like to the trainer: a spec, and random batches on the device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol
+
+import torch
+
+
+class DataError(ValueError):
+    """A dataset cannot be loaded; the message says what to put where."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Static facts about a dataset, known without loading it (validate() uses them)."""
+
+    kind: str  # "points" | "images"
+    shape: tuple[int, ...]  # (D,) for points; (C, H, W) for images
+    num_classes: int = 0  # 0 when the dataset has no labels
+    class_names: tuple[str, ...] = ()
+    value_range: tuple[float, float] = (-1.0, 1.0)  # range G must produce (images: [-1, 1])
+    unbounded: bool = False  # points on R^D: G gets no output squashing
+
+    @property
+    def dim(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+class Dataset(Protocol):
+    """Anything with a spec and `batch(n, gen) -> (x, y)`; x float on the training device."""
+
+    name: str
+    spec: DataSpec
+    meta: dict
+
+    def batch(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, Optional[torch.Tensor]]: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass
+class TensorDataset:
+    """A whole dataset as one tensor on the device; batches are random index draws.
+
+    Images are kept as uint8 (4x less memory than float) and scaled per batch, which
+    costs one fused elementwise op on the device.
+    """
+
+    name: str
+    spec: DataSpec
+    x: torch.Tensor  # (N, *shape): uint8 images (N, C, H, W) or float32 points (N, D)
+    y: Optional[torch.Tensor] = None  # (N,) int64 labels, or None
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. mixture centres and std
+
+    def __post_init__(self) -> None:
+        if tuple(self.x.shape[1:]) != tuple(self.spec.shape):
+            raise DataError(f"{self.name}: samples have shape {tuple(self.x.shape[1:])}, expected {self.spec.shape}")
+        if len(self.x) == 0:
+            raise DataError(f"{self.name}: the dataset is empty")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def to_float(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.uint8:
+            lo, hi = self.spec.value_range
+            return x.float().mul_((hi - lo) / 255.0).add_(lo)
+        return x
+
+    def batch(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        # random indices drawn on the data's own device: no host round trip per step
+        idx = torch.randint(len(self.x), (n,), device=self.x.device, generator=gen)
+        y = self.y[idx] if self.y is not None else None
+        return self.to_float(self.x[idx]), y
+
+    def take(self, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """A reproducible subset (for metrics and previews), without touching training RNG."""
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        idx = torch.randperm(len(self.x), generator=g)[: min(n, len(self.x))].to(self.x.device)
+        y = self.y[idx] if self.y is not None else None
+        return self.to_float(self.x[idx]), y
