@@ -1,0 +1,182 @@
+"""RunConfig: every knob of a run, its validation, and its JSON form."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config a person must fix; the message names the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # --- what to train ---
+    dataset: str = "ring8"  # a name from ganlab.data.DATASETS, or "hdf5:<path>" (packed by `ganlab pack`)
+    arch: str = "mlp"  # linear | mlp | dcgan (ganlab.models.ARCHS)
+    loss: str = "bce"  # a name from ganlab.losses.LOSSES
+    conditional: bool = False  # feed the class label to G and D (labelled datasets only)
+    # --- schedule ---
+    steps: int = 2000  # G updates; each is preceded by d_steps D updates
+    batch_size: int = 256  # samples per D and G update
+    d_steps: int = 1  # k: D updates per G update
+    # --- optimisation ---
+    optimizer: str = "adam"  # adam | sgd | rmsprop
+    lr_d: float = 2e-4  # D learning rate
+    lr_g: float = 2e-4  # G learning rate
+    beta1: float = 0.5  # adam: first-moment decay
+    beta2: float = 0.999  # adam: second-moment decay
+    momentum: float = 0.0  # sgd / rmsprop momentum
+    # --- latent ---
+    latent_dim: int = 16  # size of z
+    latent_dist: str = "normal"  # normal: N(0, I) | uniform: U(-1, 1)
+    # --- architecture knobs ---
+    g_hidden: tuple[int, ...] = (128, 128)  # mlp: G hidden widths
+    d_hidden: tuple[int, ...] = (128, 128)  # mlp: D hidden widths
+    activation: str = "relu"  # mlp hidden activation: relu | leaky_relu | gelu | tanh | sigmoid
+    norm: str = "none"  # mlp G hidden norm: none | batch | layer
+    d_norm: str = "none"  # mlp D hidden norm: none | layer (batch norm would mix real and fake batches)
+    base_channels: int = 64  # dcgan: channels of the widest-resolution layer
+    spectral_norm: bool = False  # spectral normalisation on every D layer
+    # --- loss options ---
+    gp_weight: float = 10.0  # wgan-gp: gradient-penalty weight lambda
+    r1_weight: float = 0.0  # R1 penalty on real data (0 = off)
+    clip_value: float = 0.01  # wgan: weights clipped to [-c, c]
+    margin: float = 1.0  # ebgan: energy margin m
+    ema: float = 0.0  # decay of an exponential moving average of G's weights (0 = off, e.g. 0.999)
+    # --- reproducibility and hardware ---
+    seed: int = 0  # seeds models, data order and latents
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
+    compile: bool = False  # torch.compile the models (CUDA; pays off on long runs)
+    # --- bookkeeping ---
+    log_every: int = 50  # steps per tick: one host sync, one stats.jsonl line
+    snapshot_every: int = 250  # steps between fixed-z sample snapshots (the time-lapse)
+    checkpoint_every: int = 1000  # steps between checkpoints
+    keep_checkpoints: int = 3  # newest checkpoints kept on disk
+    num_fixed: int = 64  # size of the fixed latent batch shown as samples
+    eval_every: int = 0  # steps between quality metrics during training (0 = off)
+
+    # ---------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """Build from plain values, coercing types; unknown keys are an error, not ignored."""
+        if not isinstance(d, dict):
+            raise ConfigError("a config must be a JSON object of field: value pairs")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(names))}")
+        return cls(**{k: coerce(k, v) for k, v in d.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config is not valid JSON: {e.msg} at line {e.lineno}") from None
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def validate(self) -> "RunConfig":
+        """Raise ConfigError with a sentence a person can act on; return self when fine."""
+        from .validate import validate_config  # registries import torch: keep config import light
+
+        validate_config(self)
+        return self
+
+
+_HINTS = typing.get_type_hints(RunConfig)
+FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+def field_type(name: str) -> Any:
+    return _HINTS[name]
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Turn a JSON or command-line value into the field's type, or say why not."""
+    if name not in _HINTS:
+        raise ConfigError(f"unknown config field {name!r}; known fields: {', '.join(sorted(_HINTS))}")
+    t = _HINTS[name]
+    try:
+        if t is bool:
+            return _to_bool(value)
+        if t is int:
+            return _to_int(value)
+        if t is float:
+            f = float(value)
+            if isinstance(value, bool):
+                raise ValueError
+            return f
+        if t is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if t == tuple[int, ...]:
+            return _to_int_tuple(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        raise AssertionError(f"no coercion for {t}")
+    want = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(
+        t, "a comma-separated list of whole numbers, e.g. 128,128")
+    raise ConfigError(f"{name}: expected {want}, got {value!r}")
+
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return v.lower() in ("true", "1", "yes", "on")
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    raise ValueError
+
+
+def _to_int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError
+    if isinstance(v, float):
+        if not math.isfinite(v) or v != int(v):
+            raise ValueError
+        return int(v)
+    if isinstance(v, str):
+        return int(v.strip().replace("_", ""))
+    if isinstance(v, int):
+        return v
+    raise ValueError
+
+
+def _to_int_tuple(v: Any) -> tuple[int, ...]:
+    if isinstance(v, str):
+        parts = [p for p in v.replace(" ", "").split(",") if p]
+        return tuple(_to_int(p) for p in parts)
+    if isinstance(v, (list, tuple)):
+        return tuple(_to_int(p) for p in v)
+    raise ValueError
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """`--set field=value` pairs into a dict (values coerced by field type)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects field=value, got {item!r}")
+        k, v = item.split("=", 1)
+        k = k.strip().replace("-", "_")
+        out[k] = coerce(k, v)
+    return out

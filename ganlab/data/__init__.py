@@ -1,0 +1,83 @@
+"""Datasets: a registry of named loaders plus `hdf5:<path>` files packed by `ganlab pack`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..paths import data_root
+from ..registry import Registry
+from . import images, mixtures
+from .base import DataError, DataSpec, Dataset, TensorDataset
+
+HDF5_PREFIX = "hdf5:"
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    spec: DataSpec  # known without loading
+    load: Callable[..., Dataset]  # (device, seed=, root=, download=) -> Dataset
+    offline: bool = True  # False: needs files under the data root
+
+
+DATASETS: Registry[DatasetEntry] = Registry("dataset")
+
+
+def _pts(fn):
+    return lambda device, seed=0, root=None, download=False: fn(device, seed)
+
+
+DATASETS.add("gaussian2d", DatasetEntry(mixtures.GAUSSIAN2D_SPEC, _pts(mixtures.gaussian2d)),
+             "d2l's 2-D Gaussian: N(0, I) through x·A + b; one linear G can match it exactly")
+DATASETS.add("ring8", DatasetEntry(mixtures.RING8_SPEC, _pts(mixtures.ring8)),
+             "8 Gaussians on a circle of radius 2, std 0.02: the classic mode-collapse test")
+DATASETS.add("grid25", DatasetEntry(mixtures.GRID25_SPEC, _pts(mixtures.grid25)),
+             "25 Gaussians on a 5x5 grid at {-4,-2,0,2,4}², std 0.05: a harder mode-collapse test")
+DATASETS.add("pattern1010", DatasetEntry(mixtures.PATTERN1010_SPEC, _pts(mixtures.pattern1010)),
+             "Make Your Own GAN's first GAN: four numbers in the pattern high-low-high-low")
+DATASETS.add("digits", DatasetEntry(images.DIGITS_SPEC, images.digits),
+             "scikit-learn's bundled 8x8 handwritten digits, 1,797 images with labels (offline)")
+DATASETS.add("mnist", DatasetEntry(images.MNIST_SPEC, images.mnist, offline=False),
+             "MNIST 28x28 digits, 60,000 with labels (files under the data root)")
+DATASETS.add("fashion-mnist", DatasetEntry(images.FASHION_SPEC, images.fashion_mnist, offline=False),
+             "Fashion-MNIST 28x28 clothing, 60,000 with labels (files under the data root)")
+DATASETS.add("cifar10", DatasetEntry(images.CIFAR10_SPEC, images.cifar10, offline=False),
+             "CIFAR-10 32x32 colour photos, 50,000 in 10 classes (files under the data root)")
+
+
+def is_hdf5(name: str) -> bool:
+    return name.startswith(HDF5_PREFIX)
+
+
+def dataset_spec(name: str, root=None) -> DataSpec:
+    """The spec without loading the data (an HDF5 file's is read from its attributes)."""
+    if is_hdf5(name):
+        from .hdf5 import read_spec
+
+        return read_spec(_hdf5_path(name, root))
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>")
+    return DATASETS.get(name).spec
+
+
+def _hdf5_path(name: str, root=None):
+    from pathlib import Path
+
+    p = Path(name[len(HDF5_PREFIX):]).expanduser()
+    if not p.is_absolute() and not p.exists():
+        p = data_root(root) / p  # relative names resolve under the data root too
+    return p
+
+
+def load_dataset(name: str, device, *, seed: int = 0, root=None, download: bool = False) -> Dataset:
+    """Load onto `device`; missing files raise DataError saying exactly what to put where."""
+    if is_hdf5(name):
+        from .hdf5 import load_hdf5
+
+        return load_hdf5(_hdf5_path(name, root), device)
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>")
+    return DATASETS.get(name).load(device, seed=seed, root=data_root(root), download=download)
+
+
+__all__ = ["DATASETS", "DataError", "DataSpec", "Dataset", "TensorDataset", "dataset_spec", "load_dataset", "is_hdf5"]

@@ -1,0 +1,96 @@
+"""Latent-space maths: a seed is a latent's identity; interpolation, arithmetic, walks."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+import torch
+
+
+def z_batch(seeds: Sequence[int], dim: int, dist: str = "normal", device="cpu") -> torch.Tensor:
+    """(len(seeds), dim): one latent per seed, the same on every machine (numpy's RandomState)."""
+    rows = []
+    for s in seeds:
+        rng = np.random.RandomState(int(s) % 2**32)
+        rows.append(rng.randn(dim) if dist == "normal" else rng.uniform(-1.0, 1.0, dim))
+    return torch.from_numpy(np.stack(rows).astype(np.float32)).to(device)
+
+
+def z_from_seed(seed: int, dim: int, dist: str = "normal", device="cpu") -> torch.Tensor:
+    """(1, dim) latent of one seed."""
+    return z_batch([seed], dim, dist, device)
+
+
+def parse_seeds(text: str, limit: int = 1024) -> list[int]:
+    """'1,2,5-10' -> [1, 2, 5, 6, 7, 8, 9, 10]; a clear ValueError for anything else."""
+    out: list[int] = []
+    for part in [p.strip() for p in str(text).split(",") if p.strip()]:
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not m:
+            raise ValueError(f"{part!r} is not a seed or a range like 5-10 (whole numbers >= 0)")
+        a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+        if b < a:
+            raise ValueError(f"range {part!r} runs backwards; write {b}-{a}")
+        if len(out) + (b - a + 1) > limit:
+            raise ValueError(f"at most {limit} seeds at once")
+        out.extend(range(a, b + 1))
+    if not out:
+        raise ValueError("no seeds given; write e.g. 1,2,5-10")
+    return out
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight line: a + t (b - a); a, b (dim,) or (1, dim), t (T,) -> (T, dim)."""
+    a, b = a.reshape(1, -1), b.reshape(1, -1)
+    return a + t.reshape(-1, 1) * (b - a)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Great-circle path: keeps the norm of Gaussian latents typical (the middle of a lerp is short)."""
+    a, b = a.reshape(1, -1), b.reshape(1, -1)
+    t = t.reshape(-1, 1)
+    an, bn = a / a.norm(), b / b.norm()
+    omega = torch.arccos((an * bn).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    if so.abs() < 1e-6:  # parallel vectors: the circle degenerates to the line
+        return lerp(a, b, t)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:
+    """(steps, dim) from a to b inclusive."""
+    if steps < 2:
+        raise ValueError("an interpolation needs at least 2 steps")
+    t = torch.linspace(0.0, 1.0, steps, device=a.device)
+    return (slerp if method == "slerp" else lerp)(a, b, t)
+
+
+def combine(terms: Sequence[tuple[int, float]], dim: int, dist: str = "normal", device="cpu") -> torch.Tensor:
+    """Seed arithmetic: sum of weight * z(seed), e.g. [(1, 1), (2, -1), (3, 1)] is a - b + c. (1, dim)."""
+    if not terms:
+        raise ValueError("seed arithmetic needs at least one seed")
+    z = z_batch([s for s, _ in terms], dim, dist, device)
+    w = torch.tensor([float(c) for _, c in terms], device=z.device).reshape(-1, 1)
+    return (w * z).sum(0, keepdim=True)
+
+
+def parse_expression(text: str) -> list[tuple[int, float]]:
+    """'12 + 7 - 3' or '0.5*12 + 0.5*7' -> [(12, 1.0), (7, 1.0), (3, -1.0)]."""
+    s = str(text).replace(" ", "")
+    terms = re.findall(r"([+-]?)(?:(\d+(?:\.\d+)?)\*)?(\d+)", s)
+    rebuilt = "".join(f"{sign}{w + '*' if w else ''}{seed}" for sign, w, seed in terms)
+    if not terms or rebuilt.lstrip("+") != s.lstrip("+"):
+        raise ValueError(f"{text!r} is not seed arithmetic like 12 + 7 - 3 or 0.5*12 + 0.5*7")
+    return [(int(seed), (-1.0 if sign == "-" else 1.0) * (float(w) if w else 1.0)) for sign, w, seed in terms]
+
+
+def dimension_walk(z: torch.Tensor, dim_index: int, values: torch.Tensor) -> torch.Tensor:
+    """(len(values), dim): z with one coordinate set to each value in turn."""
+    z = z.reshape(1, -1)
+    if not 0 <= dim_index < z.shape[1]:
+        raise ValueError(f"dimension {dim_index} does not exist; z has {z.shape[1]} dimensions (0-{z.shape[1] - 1})")
+    out = z.repeat(len(values), 1)
+    out[:, dim_index] = values.to(z)
+    return out

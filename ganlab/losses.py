@@ -1,0 +1,180 @@
+"""GAN losses as tiny pure functions on D's raw outputs, with the equilibria the charts draw.
+
+Convention: D's loss is the MEAN of its real and fake terms (as d2l logs it), so a
+D that outputs 0.5 everywhere sits at ln 2 for BCE and 0.25 for MSE. Codebases that
+sum the two terms sit at 2 ln 2 = 1.386.
+
+D always outputs a raw score per sample, shape (B,): a logit for the sigmoid
+losses, a critic score for WGAN/hinge, an energy (reconstruction error) for EBGAN.
+The sigmoid, where a loss needs one, lives here, so softplus keeps it stable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .registry import Registry
+
+LN2 = math.log(2.0)
+CONVENTION = "D loss = mean of its real and fake terms"
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class Loss:
+    d_loss: Callable[..., Tensor]  # (real_out, fake_out, **ctx) -> scalar
+    g_loss: Callable[..., Tensor]  # (fake_out, **ctx) -> scalar
+    d_output: str = "logit"  # what D's last layer produces: logit | critic | energy
+    to_prob: bool = True  # D(x) shown as sigmoid(output); else the raw score is shown
+    equilibrium: dict = field(default_factory=dict)  # chart key -> (value, label)
+    clip_weights: bool = False  # wgan: clip D's weights after each D step
+    gradient_penalty: bool = False  # wgan-gp: add gp_weight * GP on interpolates
+    needs_samples: bool = False  # the loss also reads the real/fake samples (ls-gan's margin)
+
+
+LOSSES: Registry[Loss] = Registry("loss")
+
+_BCE_EQ = {
+    "Loss/D": (LN2, "ln 2 ≈ 0.693: D cannot tell real from fake"),
+    "Loss/G": (LN2, "ln 2 ≈ 0.693"),
+    "D/real": (0.5, "D(x) = 0.5"),
+    "D/fake": (0.5, "D(G(z)) = 0.5"),
+}
+_HALF = {"D/real": (0.5, "D(x) = 0.5"), "D/fake": (0.5, "D(G(z)) = 0.5")}
+
+
+def _mean2(a: Tensor, b: Tensor) -> Tensor:
+    return 0.5 * (a.mean() + b.mean())
+
+
+# --- BCE (Goodfellow et al. 2014), on logits --------------------------------------------
+def d_bce(real: Tensor, fake: Tensor, **_) -> Tensor:
+    # -log D(x) = softplus(-real);  -log(1 - D(G(z))) = softplus(fake)
+    return _mean2(F.softplus(-real), F.softplus(fake))
+
+
+def g_bce_nonsaturating(fake: Tensor, **_) -> Tensor:
+    return F.softplus(-fake).mean()  # -log D(G(z)): strong gradients early on
+
+
+def g_bce_minimax(fake: Tensor, **_) -> Tensor:
+    return -F.softplus(fake).mean()  # log(1 - D(G(z))): the paper's saturating objective
+
+
+LOSSES.add("bce", Loss(d_bce, g_bce_nonsaturating, equilibrium=_BCE_EQ),
+           "Binary cross-entropy; G maximises log D(G(z)) (non-saturating, the usual choice)")
+LOSSES.add("bce-minimax", Loss(d_bce, g_bce_minimax, equilibrium={
+    **_BCE_EQ, "Loss/G": (-LN2, "−ln 2 ≈ −0.693")}),
+    "The original minimax game: G minimises log(1 − D(G(z))), which saturates when D wins")
+
+
+# --- MSE on a sigmoid D (Make Your Own GAN) ----------------------------------------------
+def d_mse(real: Tensor, fake: Tensor, **_) -> Tensor:
+    return _mean2((torch.sigmoid(real) - 1).square(), torch.sigmoid(fake).square())
+
+
+def g_mse(fake: Tensor, **_) -> Tensor:
+    return (torch.sigmoid(fake) - 1).square().mean()
+
+
+_MSE_EQ = {"Loss/D": (0.25, "0.25: D outputs 0.5"), "Loss/G": (0.25, "0.25"), **_HALF}
+LOSSES.add("mse", Loss(d_mse, g_mse, equilibrium=_MSE_EQ),
+           "Mean squared error against 1/0 on a sigmoid D (Make Your Own GAN)")
+
+
+# --- LSGAN (Mao et al. 2017), a-b coding 0-1 on a linear D ---------------------------------
+def d_lsgan(real: Tensor, fake: Tensor, **_) -> Tensor:
+    return _mean2((real - 1).square(), fake.square())
+
+
+def g_lsgan(fake: Tensor, **_) -> Tensor:
+    return (fake - 1).square().mean()
+
+
+LOSSES.add("lsgan", Loss(d_lsgan, g_lsgan, d_output="critic", to_prob=False, equilibrium=_MSE_EQ),
+           "Least squares GAN: linear D regresses real to 1 and fake to 0")
+
+
+# --- Wasserstein (Arjovsky et al. 2017; Gulrajani et al. 2017) ----------------------------
+def d_wgan(real: Tensor, fake: Tensor, **_) -> Tensor:
+    return fake.mean() - real.mean()  # -(E[D(x)] - E[D(G(z))]): minus the W estimate
+
+
+def g_wgan(fake: Tensor, **_) -> Tensor:
+    return -fake.mean()
+
+
+LOSSES.add("wgan", Loss(d_wgan, g_wgan, d_output="critic", to_prob=False, clip_weights=True),
+           "Wasserstein GAN: a critic with weights clipped to [−c, c] (use RMSprop, k=5)")
+LOSSES.add("wgan-gp", Loss(d_wgan, g_wgan, d_output="critic", to_prob=False, gradient_penalty=True),
+           "Wasserstein GAN with a gradient penalty keeping the critic 1-Lipschitz (Adam, k=5)")
+
+
+# --- Hinge (Lim & Ye 2017; SNGAN, BigGAN) --------------------------------------------------
+def d_hinge(real: Tensor, fake: Tensor, **_) -> Tensor:
+    return _mean2(F.relu(1 - real), F.relu(1 + fake))
+
+
+def g_hinge(fake: Tensor, **_) -> Tensor:
+    return -fake.mean()
+
+
+LOSSES.add("hinge", Loss(d_hinge, g_hinge, d_output="critic", to_prob=False,
+                         equilibrium={"Loss/D": (1.0, "1.0: critic scores 0 for both")}),
+           "Hinge loss (SNGAN/BigGAN); pairs well with spectral norm")
+
+
+# --- EBGAN (Zhao et al. 2017): D is an auto-encoder, its output the reconstruction energy ---
+def d_ebgan(real: Tensor, fake: Tensor, *, margin: float = 1.0, **_) -> Tensor:
+    # low energy for data, energy pushed up to the margin m for fakes
+    return _mean2(real, F.relu(margin - fake))
+
+
+def g_ebgan(fake: Tensor, **_) -> Tensor:
+    return fake.mean()
+
+
+LOSSES.add("ebgan", Loss(d_ebgan, g_ebgan, d_output="energy", to_prob=False),
+           "Energy-based GAN: D is an auto-encoder; data gets low energy, fakes at least the margin")
+
+
+# --- Loss-sensitive GAN (Qi 2017) ----------------------------------------------------------
+def d_lsgan_qi(real: Tensor, fake: Tensor, *, real_x: Tensor, fake_x: Tensor, **_) -> Tensor:
+    # L(x) + relu(Δ(x, G(z)) + L(x) − L(G(z))): fakes must lose by a data-dependent margin Δ
+    delta = (real_x - fake_x).flatten(1).abs().mean(1)  # (B,) L1 distance per pair
+    return _mean2(real, F.relu(delta + real - fake))
+
+
+def g_lsgan_qi(fake: Tensor, **_) -> Tensor:
+    return fake.mean()
+
+
+LOSSES.add("ls-gan", Loss(d_lsgan_qi, g_lsgan_qi, d_output="critic", to_prob=False, needs_samples=True),
+           "Loss-sensitive GAN: real loss below fake loss by a margin that grows with their distance")
+
+
+# --- penalties: separate from the losses, added by the trainer -----------------------------
+def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None) -> Tensor:
+    """WGAN-GP: (‖∇D(x̂)‖ − 1)² on random interpolates x̂ between real and fake."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(shape, device=real.device, generator=gen, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+
+
+def r1_penalty(d: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): ‖∇D(x)‖² on real data; the trainer scales it by γ/2."""
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
+    return grad.flatten(1).square().sum(1).mean()
+
+
+def d_prob(loss: Loss, out: Tensor) -> Tensor:
+    """What the charts call D(x): a probability for sigmoid losses, else the raw score."""
+    return torch.sigmoid(out) if loss.to_prob else out

@@ -1,0 +1,86 @@
+"""Architectures: a registry of builders that turn (config, data spec) into (G, D)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch.nn as nn
+
+from ..data.base import DataSpec
+from ..losses import LOSSES
+from ..registry import Registry
+from .common import add_spectral_norm, output_activation
+from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_energy_d, dcgan_supports
+from .mlp import MLPDiscriminator, MLPGenerator, mlp_energy_d
+
+
+@dataclass(frozen=True)
+class Arch:
+    build: Callable[..., tuple[nn.Module, nn.Module]]  # (cfg, spec) -> (G, D)
+    kinds: tuple[str, ...]  # data kinds it accepts: "points", "images"
+
+
+ARCHS: Registry[Arch] = Registry("architecture")
+
+
+def _n_classes(cfg, spec: DataSpec) -> int:
+    return spec.num_classes if cfg.conditional else 0
+
+
+def build_linear(cfg, spec: DataSpec):
+    """d2l: G is one affine map; D a small MLP (d_hidden, activation)."""
+    g = MLPGenerator(cfg.latent_dim, spec.shape, [], cfg.activation, "none",
+                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec))
+    return g, _mlp_d(cfg, spec)
+
+
+def _mlp_d(cfg, spec: DataSpec) -> nn.Module:
+    if LOSSES.get(cfg.loss).d_output == "energy":
+        return mlp_energy_d(spec.shape, cfg.d_hidden, cfg.activation, cfg.d_norm)
+    return MLPDiscriminator(spec.shape, cfg.d_hidden, cfg.activation, cfg.d_norm, _n_classes(cfg, spec))
+
+
+def build_mlp(cfg, spec: DataSpec):
+    g = MLPGenerator(cfg.latent_dim, spec.shape, cfg.g_hidden, cfg.activation, cfg.norm,
+                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec))
+    return g, _mlp_d(cfg, spec)
+
+
+def build_dcgan(cfg, spec: DataSpec):
+    c, h, _ = spec.shape
+    g = DCGANGenerator(cfg.latent_dim, c, h, cfg.base_channels,
+                       output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec))
+    loss = LOSSES.get(cfg.loss)
+    if loss.d_output == "energy":
+        return g, dcgan_energy_d(c, h, cfg.base_channels)
+    batch_norm = not (loss.gradient_penalty or cfg.spectral_norm or cfg.r1_weight > 0)
+    return g, DCGANDiscriminator(c, h, cfg.base_channels, _n_classes(cfg, spec), batch_norm=batch_norm)
+
+
+ARCHS.add("linear", Arch(build_linear, ("points",)),
+          "d2l's generator: a single affine map of z (only fits Gaussian-shaped data); D is a small MLP")
+ARCHS.add("mlp", Arch(build_mlp, ("points", "images")),
+          "Fully connected G and D with chosen widths, activation and norm (the seeds' MLP GANs)")
+ARCHS.add("dcgan", Arch(build_dcgan, ("images",)),
+          "Deep convolutional GAN: ConvTranspose-BN-ReLU G, Conv-LeakyReLU D (square images, 8 px and up)")
+
+
+def build_models(cfg, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+    """G and D for a validated config; spectral norm is applied to D here, once."""
+    g, d = ARCHS.get(cfg.arch).build(cfg, spec)
+    if cfg.spectral_norm:
+        add_spectral_norm(d)
+    return g, d
+
+
+def arch_problem(arch: str, spec: DataSpec) -> str | None:
+    """Why `arch` cannot model data of this spec, or None."""
+    a = ARCHS.get(arch)
+    if spec.kind not in a.kinds:
+        return f"the {arch} architecture works on {' and '.join(a.kinds)}, but this dataset is {spec.kind}"
+    if arch == "dcgan":
+        c, h, w = spec.shape
+        if h != w or not dcgan_supports(h):
+            return f"dcgan needs square images of 8 px or more whose size halves down to 3-7 px (8, 16, 28, 32, 64, ...); this dataset is {h}x{w}"
+    return None

@@ -1,0 +1,69 @@
+"""Fully connected G and D (d2l's linear G, the seeds' MLP GANs), for points and flattened images."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from .common import ACTIVATIONS, EnergyD, one_hot
+
+
+def mlp(sizes: Sequence[int], activation: str, norm: str, *, last_plain: bool = True) -> nn.Sequential:
+    """Linear layers with norm + activation between them; the last Linear stays bare."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if last_plain and i == len(sizes) - 2:
+            break
+        if norm == "batch":
+            layers.append(nn.BatchNorm1d(b))
+        elif norm == "layer":
+            layers.append(nn.LayerNorm(b))
+        layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class MLPGenerator(nn.Module):
+    """z (B, latent_dim) [+ one-hot label] -> sample (B, *shape)."""
+
+    def __init__(self, latent_dim: int, shape: tuple[int, ...], hidden: Sequence[int], activation: str,
+                 norm: str, out_act: nn.Module, num_classes: int = 0):
+        super().__init__()
+        self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
+        dim = int(torch.tensor(shape).prod())
+        self.net = nn.Sequential(mlp([latent_dim + num_classes, *hidden, dim], activation, norm), out_act)
+
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
+        c = one_hot(y, self.num_classes, z.dtype)
+        h = z if c is None else torch.cat([z, c], 1)
+        return self.net(h).view(-1, *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """sample (B, *shape) [+ one-hot label] -> raw score (B,)."""
+
+    def __init__(self, shape: tuple[int, ...], hidden: Sequence[int], activation: str, norm: str,
+                 num_classes: int = 0):
+        super().__init__()
+        self.shape, self.num_classes = tuple(shape), num_classes
+        dim = int(torch.tensor(shape).prod())
+        self.net = mlp([dim + num_classes, *hidden, 1], activation, norm)
+
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        assert x.shape[1:] == self.shape, f"x must be (B, {self.shape}), got {tuple(x.shape)}"
+        h = x.flatten(1)
+        c = one_hot(y, self.num_classes, h.dtype)
+        if c is not None:
+            h = torch.cat([h, c], 1)
+        return self.net(h).view(-1)
+
+
+def mlp_energy_d(shape: tuple[int, ...], hidden: Sequence[int], activation: str, norm: str) -> EnergyD:
+    """EBGAN auto-encoder D: x -> hidden... -> code -> mirror -> x'."""
+    dim = int(torch.tensor(shape).prod())
+    enc = nn.Sequential(nn.Flatten(), mlp([dim, *hidden], activation, norm, last_plain=False))
+    dec = nn.Sequential(mlp([*reversed(hidden), dim], activation, norm), nn.Unflatten(1, tuple(shape)))
+    return EnergyD(enc, dec)

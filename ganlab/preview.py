@@ -1,0 +1,65 @@
+"""What a live page shows of a run at a tick: fixed-z samples and, for 2-D data, D's surface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .latent import z_batch
+from .losses import d_prob
+from .train import Trainer, to_unit
+
+POINTS = 1000  # fake and real points drawn in a 2-D scatter
+GRID = 64  # D's surface is evaluated on GRID x GRID points
+
+
+@torch.no_grad()
+def make_preview(trainer: Trainer) -> dict[str, Any]:
+    """Plain numpy arrays (safe to hand to another thread); uses no training RNG."""
+    out: dict[str, Any] = {"step": trainer.step, "kind": trainer.spec.kind,
+                           "samples": to_unit(trainer.generate(trainer.fixed_z, trainer.fixed_y), trainer.spec)}
+    if trainer.fixed_y is not None:
+        out["labels"] = trainer.fixed_y.cpu().numpy()
+    if trainer.spec.kind == "points" and trainer.spec.shape == (2,):
+        out.update(points_preview(trainer))
+    return out
+
+
+def _preview_z(trainer: Trainer, n: int) -> torch.Tensor:
+    return z_batch(range(20_000, 20_000 + n), trainer.cfg.latent_dim, trainer.cfg.latent_dist, trainer.device)
+
+
+@torch.no_grad()
+def points_preview(trainer: Trainer) -> dict[str, Any]:
+    z = _preview_z(trainer, POINTS)
+    y = torch.arange(POINTS, device=trainer.device) % trainer.num_classes if trainer.num_classes else None
+    fake = trainer.generate(z, y).cpu().numpy()
+    real = trainer.data.take(POINTS, seed=1)[0].cpu().numpy()
+    out = {"fake": fake, "real": real}
+    if trainer.num_classes == 0:
+        out["surface"] = d_surface(trainer, np.concatenate([real, fake]))
+    return out
+
+
+@torch.no_grad()
+def d_surface(trainer: Trainer, pts: np.ndarray) -> dict[str, Any]:
+    """D's output on a grid covering the points (a 10% margin), as GAN Lab draws it."""
+    finite = pts[np.isfinite(pts).all(1)]
+    lo, hi = (finite.min(0), finite.max(0)) if len(finite) else (np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+    pad = np.maximum((hi - lo) * 0.1, 0.25)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], GRID, dtype=np.float32)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], GRID, dtype=np.float32)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).to(trainer.device)
+    d = trainer.D
+    was = d.training
+    d.eval()
+    try:
+        z = d_prob(trainer.loss, d(grid).float()).reshape(GRID, GRID).cpu().numpy()
+    finally:
+        d.train(was)
+    label = "D(x) probability" if trainer.loss.to_prob else (
+        "energy (low = real)" if trainer.loss.d_output == "energy" else "critic score")
+    return {"xs": xs, "ys": ys, "z": z, "label": label, "probability": trainer.loss.to_prob}

@@ -1,0 +1,117 @@
+"""Config validation: one place, human sentences, the same for the UI and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+from .config import ConfigError, RunConfig, field_type
+
+CHOICES = {
+    "optimizer": ("adam", "sgd", "rmsprop"),
+    "latent_dist": ("normal", "uniform"),
+    "activation": ("relu", "leaky_relu", "gelu", "tanh", "sigmoid"),
+    "norm": ("none", "batch", "layer"),
+    "d_norm": ("none", "layer"),
+    "precision": ("auto", "fp32", "bf16"),
+}
+
+# field -> (low, high, inclusive-low); the UI builds its number inputs from these too
+RANGES = {
+    "steps": (1, 100_000_000, True),
+    "batch_size": (1, 65_536, True),
+    "d_steps": (1, 100, True),
+    "lr_d": (0.0, 10.0, False),
+    "lr_g": (0.0, 10.0, False),
+    "beta1": (0.0, 0.9999, True),
+    "beta2": (0.0, 0.99999, True),
+    "momentum": (0.0, 0.9999, True),
+    "latent_dim": (1, 4096, True),
+    "base_channels": (1, 1024, True),
+    "gp_weight": (0.0, 1e4, True),
+    "r1_weight": (0.0, 1e4, True),
+    "clip_value": (0.0, 100.0, False),
+    "margin": (0.0, 1e4, False),
+    "ema": (0.0, 0.99999, True),
+    "seed": (0, 2**63 - 1, True),
+    "log_every": (1, 1_000_000, True),
+    "snapshot_every": (1, 100_000_000, True),
+    "checkpoint_every": (1, 100_000_000, True),
+    "keep_checkpoints": (1, 1000, True),
+    "num_fixed": (1, 1024, True),
+    "eval_every": (0, 100_000_000, True),
+}
+
+
+def validate_config(cfg: RunConfig, data_root=None) -> None:
+    """Raise ConfigError naming the field and what is allowed; checks combinations too."""
+    _check_types(cfg)
+    for name, choices in CHOICES.items():
+        if getattr(cfg, name) not in choices:
+            raise ConfigError(f"{name}: {getattr(cfg, name)!r} is not one of {', '.join(choices)}")
+    for name, (lo, hi, incl) in RANGES.items():
+        v = getattr(cfg, name)
+        ok = (v >= lo if incl else v > lo) and v <= hi and (not isinstance(v, float) or math.isfinite(v))
+        if not ok:
+            lo_s = f">= {lo}" if incl else f"> {lo}"
+            raise ConfigError(f"{name}: {v!r} is out of range; it must be {lo_s} and <= {hi}")
+    for name in ("g_hidden", "d_hidden"):
+        widths = getattr(cfg, name)
+        if len(widths) > 16 or any(w < 1 or w > 16384 for w in widths):
+            raise ConfigError(f"{name}: {list(widths)} must be at most 16 widths, each between 1 and 16384")
+    _check_device(cfg.device)
+    _check_combination(cfg, data_root)
+
+
+def _check_types(cfg: RunConfig) -> None:
+    for f in dataclasses.fields(cfg):
+        t, v = field_type(f.name), getattr(cfg, f.name)
+        ok = {bool: lambda: isinstance(v, bool),
+              int: lambda: isinstance(v, int) and not isinstance(v, bool),
+              float: lambda: isinstance(v, (int, float)) and not isinstance(v, bool),
+              str: lambda: isinstance(v, str)}.get(t, lambda: isinstance(v, tuple) and all(
+                  isinstance(i, int) and not isinstance(i, bool) for i in v))()
+        if not ok:
+            raise ConfigError(f"{f.name}: {v!r} has the wrong type ({type(v).__name__}); expected {getattr(t, '__name__', 'a list of whole numbers')}")
+
+
+def _check_device(device: str) -> None:
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
+        raise ConfigError(f"device: {device!r} is not auto, cpu, cuda or cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: {device} was asked for, but torch sees no CUDA GPU here; use auto or cpu")
+        idx = int(device.split(":")[1]) if ":" in device else 0
+        if idx >= torch.cuda.device_count():
+            raise ConfigError(f"device: {device} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+
+
+def _check_combination(cfg: RunConfig, data_root) -> None:
+    from .data import DataError, dataset_spec
+    from .losses import LOSSES
+    from .models import ARCHS, arch_problem
+
+    for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES)):
+        if name not in reg:
+            raise ConfigError(f"{kind}: {name!r} is not one of {', '.join(reg.names())}")
+    try:
+        spec = dataset_spec(cfg.dataset, data_root)
+    except DataError as e:
+        raise ConfigError(f"dataset: {e}") from None
+    problem = arch_problem(cfg.arch, spec)
+    if problem:
+        raise ConfigError(f"arch: {problem}")
+    loss = LOSSES.get(cfg.loss)
+    if cfg.conditional and spec.num_classes == 0:
+        raise ConfigError(f"conditional: the dataset {cfg.dataset} has no class labels, so there is nothing to condition on")
+    if cfg.conditional and loss.d_output == "energy":
+        raise ConfigError("conditional: the ebgan auto-encoder D does not take labels; use another loss or conditional=false")
+    if cfg.spectral_norm and loss.d_output == "energy":
+        raise ConfigError("spectral_norm: the ebgan auto-encoder D must reconstruct its input; spectral norm would cripple it")
+    uses_bn = cfg.norm == "batch" or cfg.arch == "dcgan"
+    if uses_bn and cfg.batch_size < 2:
+        raise ConfigError("batch_size: batch norm needs at least 2 samples per batch; raise batch_size or use norm=none")
+
