@@ -1,0 +1,260 @@
+"""`python -m ganlab train|sample|eval|runs|pack`: bad input is one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Anything the person typed that we cannot act on: one line, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage + exits; we want one line
+        raise UsageError(message)
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="python -m ganlab", description="Train, sample and evaluate GANs; the dashboard is `make run`.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    t = sub.add_parser("train", help="train a GAN headless; writes a run directory")
+    t.add_argument("--dataset")
+    t.add_argument("--arch")
+    t.add_argument("--loss")
+    t.add_argument("--steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device")
+    t.add_argument("--preset", help="start from a named preset (see `ganlab presets`)")
+    t.add_argument("--config", help="a JSON file of RunConfig fields")
+    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any RunConfig field (repeatable)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--runs-dir", help="where run directories go (default $GANLAB_RUNS or ./runs)")
+    t.add_argument("--data-root", help="where dataset files are (default $GANLAB_DATA or ~/.cache/ganlab/data)")
+    t.add_argument("--download", action="store_true", help="allow torchvision to download mnist/fashion-mnist/cifar10")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="generate samples from a run's last checkpoint as .npy")
+    s.add_argument("run_dir")
+    s.add_argument("-n", type=int, default=64)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--label", type=int, help="class for a conditional run (default: cycle through classes)")
+
+    e = sub.add_parser("eval", help="quality metrics of a run's generator")
+    e.add_argument("run_dir")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("-n", type=int, default=None, help="samples to draw (default 2500 for points, 2000 for images)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--data-root")
+
+    r = sub.add_parser("runs", help="list runs: id, dataset, arch, loss, state, step")
+    r.add_argument("--runs-dir")
+
+    sub.add_parser("presets", help="list the named presets")
+
+    k = sub.add_parser("pack", help="pack a folder/zip/tar of images into an HDF5 dataset")
+    k.add_argument("src")
+    k.add_argument("out")
+    k.add_argument("--size", type=int, default=64)
+    k.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    k.add_argument("--crop", choices=("center", "none"), default="center")
+    k.add_argument("--labels", choices=("none", "from-folders"), default="none")
+    k.add_argument("--builtin", action="store_true", help="SRC names a built-in image dataset (digits, mnist, ...)")
+    k.add_argument("--data-root")
+    return p
+
+
+# ------------------------------------------------------------------ train
+def _train_config(a: argparse.Namespace):
+    from .config import ConfigError, RunConfig, parse_set
+
+    base: dict[str, Any] = {}
+    if a.preset:
+        from .presets import preset_config
+
+        base = preset_config(a.preset).to_dict()
+    if a.config:
+        try:
+            text = Path(a.config).read_text()
+        except OSError as e:
+            raise UsageError(f"cannot read --config {a.config}: {e.strerror}") from None
+        loaded = json.loads(text) if text.strip() else {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("--config must hold a JSON object of field: value pairs")
+        base.update(loaded)
+    flags = {"dataset": a.dataset, "arch": a.arch, "loss": a.loss, "steps": a.steps, "batch_size": a.batch_size,
+             "seed": a.seed, "device": a.device}
+    base.update({k: v for k, v in flags.items() if v is not None})
+    base.update(parse_set(a.set))
+    return RunConfig.from_dict(base)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .paths import data_root, runs_dir
+    from .run import Run
+    from .train import Diverged, Trainer, train
+    from .validate import validate_config
+
+    if a.resume:
+        run = _open_run(a.resume)
+        cfg = run.config()
+        if a.steps:
+            cfg = cfg.replace(steps=a.steps)
+    else:
+        cfg = _train_config(a)
+    validate_config(cfg, a.data_root)
+    trainer = Trainer(cfg, data_root=data_root(a.data_root), download=a.download)  # data errors before a run exists
+    if not a.resume:
+        run = Run.create(runs_dir(a.runs_dir), cfg)
+    stop = {"flag": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.__setitem__("flag", True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("flag", True))
+    bar = _progress(cfg.steps, a.quiet)
+    last: dict[str, Any] = {}
+
+    def on_tick(rec: dict, tr) -> None:
+        last.update(rec)
+        if bar is not None:
+            bar.n = rec["step"]
+            bar.set_postfix({"D": f"{rec.get('Loss/D', float('nan')):.3f}", "G": f"{rec.get('Loss/G', float('nan')):.3f}"}, refresh=True)
+
+    t0 = time.perf_counter()
+    step0 = 0
+    try:
+        state = train(cfg, run, should_stop=lambda: stop["flag"], on_tick=on_tick, trainer=trainer, resume=bool(a.resume))
+    except Diverged as e:
+        run.write_status("paused", e.step, error=str(e), diverged=True, network=e.network)
+        print(f"ganlab: {e}; run: {run.path}", file=sys.stderr)
+        return 1
+    finally:
+        if bar is not None:
+            bar.close()
+    dt = time.perf_counter() - t0
+    done = trainer.step - step0
+    print(f"{run.id} {state}: step {trainer.step}/{cfg.steps} in {dt:.1f} s ({done / max(dt, 1e-9):.0f} steps/s), "
+          f"Loss/D {last.get('Loss/D', float('nan')):.4f}, Loss/G {last.get('Loss/G', float('nan')):.4f} -> {run.path}")
+    return 0 if state == "finished" else 130
+
+
+def _progress(total: int, quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+
+def _open_run(path: str):
+    from .run import Run
+
+    return Run.open(path)
+
+
+# ------------------------------------------------------------------ sample / eval / runs
+def cmd_sample(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .evaluate import generate_from_run
+
+    if a.n < 1 or a.n > 1_000_000:
+        raise UsageError("-n must be between 1 and 1000000")
+    x = generate_from_run(_open_run(a.run_dir), a.n, seed=a.seed, label=a.label)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, x)
+    print(f"wrote {out} {x.dtype} {tuple(x.shape)}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from .evaluate import evaluate_run
+    from .metrics import to_json
+
+    m = to_json(evaluate_run(_open_run(a.run_dir), n=a.n, seed=a.seed, data_root=a.data_root))
+    if a.json:
+        print(json.dumps(m))
+    else:
+        for k, v in m.items():
+            print(f"{k:>22}: {v}")
+    return 0
+
+
+def cmd_runs(a: argparse.Namespace) -> int:
+    from .paths import runs_dir
+    from .run import RunError, list_runs
+
+    for run in list_runs(runs_dir(a.runs_dir)):
+        try:
+            c = run.config()
+            st = run.status()
+            print(f"{run.id}\t{c.dataset}\t{c.arch}\t{c.loss}\t{st.get('state')}\t{st.get('step', 0)}/{c.steps}")
+        except RunError as e:
+            print(f"{run.id}\t(unreadable: {e})")
+    return 0
+
+
+def cmd_presets(a: argparse.Namespace) -> int:
+    from .presets import PRESETS
+
+    for entry in PRESETS:
+        print(f"{entry.name:16} {entry.description}")
+    return 0
+
+
+def cmd_pack(a: argparse.Namespace) -> int:
+    from .data.pack import PackOptions, pack, pack_builtin
+
+    if a.size < 8 or a.size > 1024:
+        raise UsageError("--size must be between 8 and 1024 pixels")
+    bar = _progress(0, False)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        if a.builtin:
+            report = pack_builtin(a.src, a.out, data_root=a.data_root)
+        else:
+            opts = PackOptions(size=a.size, channels=a.channels, crop=a.crop, labels=a.labels)
+            report = pack(a.src, a.out, opts, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(report.summary())
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "runs": cmd_runs,
+            "presets": cmd_presets, "pack": cmd_pack}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from .config import ConfigError
+    from .data.base import DataError
+    from .run import RunError
+
+    try:
+        a = build_parser().parse_args(argv)
+        return COMMANDS[a.command](a)
+    except (UsageError, ConfigError, DataError, RunError, json.JSONDecodeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, json.JSONDecodeError):
+            msg = f"--config is not valid JSON: {e.msg} at line {e.lineno}"
+        print(f"ganlab: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ganlab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,88 @@
+"""Glue between runs and metrics: sample a run's G, pick the metric family its data needs."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from .checkpoint import generator_from_checkpoint
+from .latent import z_batch
+from .run import Run, RunError
+
+DEFAULT_N = {"points": 2500, "images": 2000}
+
+
+def _labels(n: int, num_classes: int, label: Optional[int]) -> Optional[torch.Tensor]:
+    if num_classes == 0:
+        if label is not None:
+            raise RunError("--label was given, but this run is not conditional")
+        return None
+    if label is not None and not 0 <= label < num_classes:
+        raise RunError(f"--label must be between 0 and {num_classes - 1} for this run")
+    return torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % num_classes
+
+
+@torch.no_grad()
+def sample_generator(g: torch.nn.Module, cfg, spec, n: int, seed: int, y: Optional[torch.Tensor]) -> torch.Tensor:
+    """n samples from seeds seed..seed+n-1 (a seed is a latent's identity), in batches."""
+    device = next(g.parameters()).device
+    out = []
+    for i in range(0, n, 1024):
+        z = z_batch(range(seed + i, seed + min(n, i + 1024)), cfg.latent_dim, cfg.latent_dist, device)
+        out.append(g(z, None if y is None else y[i:i + len(z)].to(device)).float())
+    return torch.cat(out)
+
+
+def generate_from_run(run: Run, n: int, *, seed: int = 0, label: Optional[int] = None) -> np.ndarray:
+    """Points (n, D) as float32, images (n, C, H, W) in [0, 1], from the last checkpoint alone."""
+    from .train import to_unit
+
+    g, cfg, spec = generator_from_checkpoint(run.load_checkpoint())
+    num_classes = spec.num_classes if cfg.conditional else 0
+    x = sample_generator(g, cfg, spec, n, seed, _labels(n, num_classes, label))
+    return to_unit(x, spec).astype(np.float32)
+
+
+def evaluate_run(run: Run, *, n: Optional[int] = None, seed: int = 0, data_root=None) -> dict[str, Any]:
+    state = run.load_checkpoint()
+    g, cfg, spec = generator_from_checkpoint(state)
+    num_classes = spec.num_classes if cfg.conditional else 0
+    n = n or DEFAULT_N[spec.kind]
+    x = sample_generator(g, cfg, spec, n, seed, _labels(n, num_classes, None))
+    out = {"run": run.id, "step": int(state["step"]), "dataset": cfg.dataset, "n": n}
+    out.update(metrics_for(cfg.dataset, x, spec, device="cpu", data_root=data_root, seed=cfg.seed))
+    return out
+
+
+def metrics_for(dataset_name: str, x: torch.Tensor, spec, *, device, data_root=None, seed: int = 0,
+                dataset=None) -> dict[str, Any]:
+    """The metric family that fits the data: mixtures, Gaussian fit, 1010, or classifier metrics."""
+    from . import metrics
+    from .data import load_dataset
+
+    ds = dataset if dataset is not None else load_dataset(dataset_name, device, seed=seed, root=data_root)
+    pts = x.float().cpu().numpy()
+    meta = ds.meta
+    if "centres" in meta:
+        return metrics.mixture_metrics(pts, np.asarray(meta["centres"]), meta["std"])
+    if "cov" in meta:
+        return metrics.gaussian_fit_metrics(pts, np.asarray(meta["mean"]), np.asarray(meta["cov"]))
+    if "pattern" in meta:
+        return metrics.pattern1010_metrics(pts)
+    if spec.kind == "images" and spec.num_classes >= 2:
+        return image_metrics_for(dataset_name, x, ds, data_root=data_root)
+    return {}
+
+
+def image_metrics_for(dataset_name: str, fake: torch.Tensor, ds, *, data_root=None) -> dict[str, Any]:
+    from . import metrics
+    from .classifier import load_or_train_classifier
+    from .paths import cache_dir
+
+    real, real_y = ds.take(min(len(ds), 10_000), seed=0)
+    real, real_y = real.cpu(), real_y.cpu()
+    bundle = load_or_train_classifier(cache_dir(data_root), dataset_name, real, real_y, ds.spec.num_classes)
+    n = min(len(real), max(len(fake), 2000))
+    return metrics.image_metrics(fake.cpu(), real[:n], real_y[:n], ds.spec.num_classes, bundle)
