@@ -86,3 +86,20 @@ def image_metrics_for(dataset_name: str, fake: torch.Tensor, ds, *, data_root=No
     bundle = load_or_train_classifier(cache_dir(data_root), dataset_name, real, real_y, ds.spec.num_classes)
     n = min(len(real), max(len(fake), 2000))
     return metrics.image_metrics(fake.cpu(), real[:n], real_y[:n], ds.spec.num_classes, bundle)
+
+
+def evaluate_trainer(trainer, *, n: Optional[int] = None, data_root=None) -> dict[str, Any]:
+    """Metrics of a live trainer's G (its EMA when enabled) on fixed seeds; uses no training RNG."""
+    spec = trainer.spec
+    n = n or DEFAULT_N[spec.kind]
+    y = _labels(n, trainer.num_classes, None)
+    z = z_batch(range(30_000, 30_000 + n), trainer.cfg.latent_dim, trainer.cfg.latent_dist, trainer.device)
+    x = trainer.generate(z, None if y is None else y.to(trainer.device))
+    return metrics_for(trainer.cfg.dataset, x, spec, device=trainer.device, data_root=data_root,
+                       seed=trainer.cfg.seed, dataset=trainer.data)
+
+
+def scalar_metrics(m: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of a metrics dict as `Metric/<name>` keys for a tick record."""
+    return {f"Metric/{k}": float(v) for k, v in m.items()
+            if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}

@@ -287,9 +287,20 @@ def to_unit(x: torch.Tensor, spec) -> np.ndarray:
     return x.float().cpu().numpy()
 
 
+def _eval_record(trainer: Trainer, run: Run) -> dict[str, Any]:
+    """Quality metrics at this step: full record to metrics.jsonl, scalars into the tick record."""
+    from .evaluate import evaluate_trainer, scalar_metrics
+    from .metrics import to_json
+
+    m = evaluate_trainer(trainer)
+    run.append_metrics({"step": trainer.step, **to_json(m)})
+    return scalar_metrics(m)
+
+
 def _is_tick(step: int, cfg: RunConfig) -> bool:
     # checkpoints fall on ticks, so a resumed run's records match the uninterrupted run's
-    return step % cfg.log_every == 0 or step % cfg.checkpoint_every == 0 or step >= cfg.steps
+    return (step % cfg.log_every == 0 or step % cfg.checkpoint_every == 0 or step >= cfg.steps
+            or (cfg.eval_every > 0 and step % cfg.eval_every == 0))
 
 
 def train(cfg: RunConfig, run: Run, *, should_stop: Callable[[], bool] = lambda: False,
@@ -318,8 +329,10 @@ def train(cfg: RunConfig, run: Run, *, should_stop: Callable[[], bool] = lambda:
         rec.update({"time": round(trainer.elapsed, 4),
                     "Speed/steps_per_s": (trainer.step - tick_step) / max(now - tick_t, 1e-9)})
         tick_t, tick_step = now, trainer.step
-        run.append_stats(rec)
         s = trainer.step
+        if cfg.eval_every and (s % cfg.eval_every == 0 or s >= cfg.steps):
+            rec.update(_eval_record(trainer, run))
+        run.append_stats(rec)
         if s % cfg.snapshot_every == 0 or s >= cfg.steps:
             run.append_samples(s, trainer.fixed_samples())
         if s % cfg.checkpoint_every == 0 or s >= cfg.steps:
