@@ -171,6 +171,7 @@ def _layout(fig: go.Figure, *, title: str, subtitle: str = "", x_title: str = "s
         margin=dict(l=60, r=20, t=78 if subtitle else 56, b=45),
         legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
         hovermode="x unified", uirevision=title,  # keep zoom / hidden traces across live reruns
+        showlegend=True,  # even for one series: the legend names it
     )
     fig.update_xaxes(title_text=x_title, tickformat="~s" if x_max >= 1e4 else ",~g", hoverformat=",.0f",
                      zeroline=False)  # 25k, 1.2M for long runs; 2,000 for short ones
@@ -376,11 +377,19 @@ def overlay_figure(histories: Mapping[str, History], key: str, *, smoothing: flo
 
 # ---------------------------------------------------------------- 2-D data and D's surface
 
+def _as_xy(a) -> np.ndarray:
+    """An (N, 2) float array; None or empty -> (0, 2); anything else is a caller's mistake."""
+    p = np.zeros((0, 2)) if a is None else np.asarray(a, dtype=float)
+    if p.size == 0:
+        return np.zeros((0, 2))
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"expected 2-D points of shape (N, 2), got {p.shape}")
+    return p
+
+
 def _points(a, max_points: int) -> np.ndarray:
     """(N, 2) finite float rows, strided down to at most max_points."""
-    if a is None:
-        return np.zeros((0, 2))
-    p = np.asarray(a, dtype=float).reshape(-1, 2)
+    p = _as_xy(a)
     p = p[np.isfinite(p).all(1)]
     return p[:: -(-len(p) // max_points)] if len(p) > max_points else p
 
@@ -447,7 +456,7 @@ def points_figure(real, fake, *, surface: Mapping | None = None, title: str = "R
 def points_path_figure(points, *, real=None, labels: Sequence[str] | None = None,
                        title: str = "Latent path", height: int | None = 480) -> go.Figure:
     """An ordered path of generated 2-D points (e.g. an interpolation), start and end marked."""
-    p = np.asarray(points, dtype=float).reshape(-1, 2)
+    p = _as_xy(points)
     r = _points(real, 3000)
     text = list(labels) if labels is not None else [f"#{i}" for i in range(len(p))]
     fig = go.Figure()
@@ -584,10 +593,15 @@ def speed_text(history: History, total_steps: int, *, window: int = 20) -> tuple
 
     Uses the last record's `Speed/steps_per_s`, else the step rate over the last `window` ticks.
     """
-    recs = [r for r in history if np.isfinite(_to_float(r.get("step")))]
+    recs = []  # the last window + 1 records that carry a step, oldest first
+    for r in reversed(history):  # from the end: O(window), not O(run length), per tick
+        if np.isfinite(_to_float(r.get("step"))):
+            recs.insert(0, r)
+            if len(recs) > window:
+                break
     if not recs:
         return 0.0, None, 0.0
-    last, first = recs[-1], recs[max(0, len(recs) - 1 - window)]
+    last, first = recs[-1], recs[0]
     step = _to_float(last["step"])
     sps = _to_float(last.get("Speed/steps_per_s"))
     if not (np.isfinite(sps) and sps > 0):

@@ -274,3 +274,10 @@ def test_png_gif_and_image_figure():
     fig = P.image_figure(grid, title="samples")
     assert fig.data[0].type == "image" and fig.data[0].source.startswith("data:image/png;base64,")
     assert fig.layout.xaxis.visible is False
+
+
+def test_points_reject_wrong_shapes():
+    """Points that are not (N, 2) raise instead of being silently reshaped."""
+    with pytest.raises(ValueError):
+        P.points_figure(np.zeros((4, 3)), None)
+    assert len(P.points_figure(None, np.zeros((0, 2))).data) == 2  # empty sets are fine
