@@ -154,8 +154,10 @@ class Trainer:
             self.stats.report("Grad/D", _grad_norm(self.D))
         self.opt_d.step()
         if self.loss.clip_weights:  # WGAN: keep the critic Lipschitz the crude way
-            torch._foreach_clamp_min_(list(self.D.parameters()), -self.cfg.clip_value)
-            torch._foreach_clamp_max_(list(self.D.parameters()), self.cfg.clip_value)
+            with torch.no_grad():
+                params = list(self.D.parameters())
+                torch._foreach_clamp_min_(params, -self.cfg.clip_value)
+                torch._foreach_clamp_max_(params, self.cfg.clip_value)
         self.stats.report("D/real", d_prob(self.loss, real_out).mean())
         self.stats.report("D/fake", d_prob(self.loss, fake_out).mean())
         if self.loss.d_output == "critic":
