@@ -27,8 +27,8 @@ class RunConfig:
     d_steps: int = 1  # k: D updates per G update
     # --- optimisation ---
     optimizer: str = "adam"  # adam | sgd | rmsprop
-    lr_d: float = 2e-4  # D learning rate
-    lr_g: float = 2e-4  # G learning rate
+    lr_d: float = 1e-3  # D learning rate
+    lr_g: float = 1e-3  # G learning rate
     beta1: float = 0.5  # adam: first-moment decay
     beta2: float = 0.999  # adam: second-moment decay
     momentum: float = 0.0  # sgd / rmsprop momentum
@@ -61,6 +61,13 @@ class RunConfig:
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     num_fixed: int = 64  # size of the fixed latent batch shown as samples
     eval_every: int = 0  # steps between quality metrics during training (0 = off)
+
+    def __post_init__(self) -> None:
+        # lists from code or JSON become tuples, so configs stay hashable and compare equal
+        for name in ("g_hidden", "d_hidden"):
+            v = getattr(self, name)
+            if isinstance(v, list):
+                object.__setattr__(self, name, tuple(v))
 
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
