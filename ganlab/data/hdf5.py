@@ -4,8 +4,8 @@ The streaming reader draws whole random chunks (the file's unit of storage: one 
 or up to 16 tiny ones; see `ganlab.data.pack`), shuffles within them, and reads them ahead
 of the trainer on a daemon thread. On Linux/macOS a chunk of a file we packed is one
 `os.preadv` at the byte offset HDF5 reports for it: no HDF5 call and no GIL per read
-(h5py's per-read overhead made random batches of single images ~20x slower). Compressed or foreign
-layouts fall back to h5py reads.
+(h5py's per-read overhead made random batches of single images ~20x slower).
+Compressed or foreign layouts fall back to h5py reads.
 """
 
 from __future__ import annotations

@@ -231,7 +231,8 @@ class _Capped:
 class _TarSource(_Source):
     """A .tar, .tar.gz, .tar.bz2 or .tar.xz; read in archive order (no backward seeks)."""
 
-    OPENERS = {b"\x1f\x8b": lambda f: gzip.GzipFile(fileobj=f), b"BZh": bz2.BZ2File, b"\xfd7zXZ": lzma.LZMAFile}
+    OPENERS = {b"\x1f\x8b": lambda f: gzip.GzipFile(fileobj=f), b"BZh": bz2.BZ2File,
+               b"\xfd7zXZ": lzma.LZMAFile}  # by magic bytes, whatever the file is called
 
     def __init__(self, path, opts, on_skip, raw):
         super().__init__(path, opts, on_skip)
@@ -313,8 +314,11 @@ def _open_source(src, opts: PackOptions, on_skip: Callable[[str, str], None]) ->
         source.close()
 
 
+Loader = Callable[[], bytes]
+
+
 def iter_sources(src, opts: PackOptions = PackOptions(), *,
-                 on_skip: Optional[Callable[[str, str], None]] = None) -> Iterator[tuple[str, Callable[[], bytes]]]:
+                 on_skip: Optional[Callable[[str, str], None]] = None) -> Iterator[tuple[str, Loader]]:
     """(name relative to SRC, load() -> bytes) per image file in a folder, zip or tar.
 
     Call each `load` before advancing the iterator (archives are read in order). Unsafe
@@ -349,7 +353,8 @@ def decode_image(data: bytes, opts: PackOptions) -> np.ndarray:
     with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as im:
         w, h = im.size
         if w * h > opts.max_pixels:
-            raise Image.DecompressionBombError(f"{w}x{h} = {w * h} pixels, over max_pixels = {opts.max_pixels}")
+            raise Image.DecompressionBombError(f"{w}x{h} = {w * h} pixels, "
+                                               f"over max_pixels = {opts.max_pixels}")
         im.draft(mode, (s, s))  # JPEG only: decode at the smallest scale that is still >= size
         im = ImageOps.exif_transpose(im)  # phone photos: apply the orientation tag
         im = _drop_alpha(_to_8bit(im)).convert(mode)
@@ -430,8 +435,9 @@ def _classes(names: list[str], labels: str) -> tuple[list[str], Optional[list[in
         parts = [p[1:] for p in parts]
     loose = [n for n, p in zip(names, parts) if len(p) < 2]
     if loose:
-        raise DataError(f"--labels from-folders: {len(loose)} images are not inside a class folder "
-                        f"(e.g. {loose[0]!r}); move them into a sub-folder of SRC, or pack without labels")
+        raise DataError(f"--labels from-folders: {len(loose)} images are not inside a class "
+                        f"folder (e.g. {loose[0]!r}); move them into a sub-folder of SRC, "
+                        "or pack without labels")
     class_names = sorted({p[0] for p in parts})
     index = {c: i for i, c in enumerate(class_names)}
     return class_names, [index[p[0]] for p in parts]
@@ -453,7 +459,8 @@ def _attrs(src, options: dict, class_names, skipped) -> dict:
 
 
 def pack(src, out_path, opts: PackOptions = PackOptions(), *,
-         progress: Optional[Callable[[int, int], None]] = None, workers: Optional[int] = None) -> PackReport:
+         progress: Optional[Callable[[int, int], None]] = None,
+         workers: Optional[int] = None) -> PackReport:
     """Decode, crop and resize every image under `src` into `out_path` (HDF5, written atomically).
 
     Decoding runs in a thread pool of `workers` (default: every core): Pillow releases the
@@ -526,7 +533,8 @@ def _submit(pool: ThreadPoolExecutor, source: _Source, name: str, opts: PackOpti
     return pool.submit(_decode_or_reason, data, opts)
 
 
-def pack_arrays(images, labels, class_names, out_path, source: str, *, shuffle: bool = False) -> PackReport:
+def pack_arrays(images, labels, class_names, out_path, source: str, *,
+                shuffle: bool = False) -> PackReport:
     """Pack an in-memory dataset (digits, MNIST, ...) into the same format as `pack`.
 
     images: uint8 (N, C, S, S) with C 1 or 3 (numpy or a CPU tensor); labels: (N,) ints in
@@ -534,11 +542,14 @@ def pack_arrays(images, labels, class_names, out_path, source: str, *, shuffle: 
     """
     t0 = time.perf_counter()
     x = np.asarray(images)
-    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[2] != x.shape[3] or not len(x):
-        raise DataError(f"images must be uint8 (N, C, S, S) with C 1 or 3 and N > 0; got {x.dtype} {x.shape}")
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[2] != x.shape[3] \
+            or not len(x):
+        raise DataError(f"images must be uint8 (N, C, S, S) with C 1 or 3 and N > 0; "
+                        f"got {x.dtype} {x.shape}")
     class_names = [str(c) for c in (class_names or [])]
     y = None if labels is None else np.asarray(labels, dtype=np.int64)
-    if y is not None and (y.shape != (len(x),) or not class_names or y.min() < 0 or y.max() >= len(class_names)):
+    if y is not None and (y.shape != (len(x),) or not class_names or y.min() < 0
+                          or y.max() >= len(class_names)):
         raise DataError(f"labels must be {len(x)} ints in [0, {len(class_names)}) (one per image, "
                         "with class_names)")
     order = np.random.default_rng(0).permutation(len(x)) if shuffle else np.arange(len(x))
