@@ -167,6 +167,8 @@ def test_archive_count_and_size_caps(tmp_path):
         pack(z, tmp_path / "o.h5", PackOptions(size=8, max_files=2))
     with pytest.raises(DataError, match="max_total_bytes"):
         pack(z, tmp_path / "o.h5", PackOptions(size=8, max_total_bytes=50_000))
+    with pytest.raises(DataError, match="3 files skipped: 0.png: .* bytes, over max_file_bytes = 10"):
+        pack(z, tmp_path / "o.h5", PackOptions(size=8, max_file_bytes=10))
     t = tmp_path / "a.tar.gz"
     with tarfile.open(t, "w:gz") as tf:
         ti = tarfile.TarInfo("zeros.png")
@@ -222,6 +224,19 @@ def test_folder_symlink_out_of_src_is_skipped(tmp_path):
     skipped = []
     names = [n for n, _ in iter_sources(tmp_path / "s", on_skip=lambda n, r: skipped.append((n, r)))]
     assert names == ["in.png", "inlink.png"] and skipped == [("link.png", "symlink points outside SRC")]
+
+
+def test_file_names_that_are_not_utf8(tmp_path):
+    """A Linux file name with invalid UTF-8 bytes is stored readably, not a crash."""
+    src = tmp_path / "s"
+    src.mkdir()
+    try:
+        (src / "caf\udce9.png").write_bytes(_png_bytes())  # the byte 0xE9 alone: not UTF-8
+    except (UnicodeEncodeError, OSError):
+        pytest.skip("this file system wants UTF-8 names")
+    pack(src, tmp_path / "o.h5", OPTS)
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert f["filenames"][0].decode() == "caf\ufffd.png"
 
 
 def test_bad_sources_give_clear_errors(tmp_path):

@@ -69,6 +69,7 @@ class PackOptions:
     max_files: int = 1_000_000  # most image files (folder) or members (archive) looked at
     max_total_bytes: int = 8 * 2**30  # folder: bytes of image files; archive: uncompressed size
     max_pixels: int = 40_000_000  # most pixels in one source image (w * h); more is refused
+    max_file_bytes: int = 256 * 2**20  # most bytes in one image file; a bigger one is skipped
 
     def validate(self) -> None:
         if not 4 <= self.size <= 1024:
@@ -79,8 +80,8 @@ class PackOptions:
             raise DataError(f"crop must be 'center' or 'none', got {self.crop!r}")
         if self.labels not in ("none", "from-folders"):
             raise DataError(f"labels must be 'none' or 'from-folders', got {self.labels!r}")
-        if min(self.max_files, self.max_total_bytes, self.max_pixels) < 1:
-            raise DataError("max_files, max_total_bytes and max_pixels must be positive")
+        if min(self.max_files, self.max_total_bytes, self.max_pixels, self.max_file_bytes) < 1:
+            raise DataError("max_files, max_total_bytes, max_pixels and max_file_bytes must be positive")
         if Image.MAX_IMAGE_PIXELS and self.max_pixels > Image.MAX_IMAGE_PIXELS:
             raise DataError(f"max_pixels can be at most Pillow's limit, {Image.MAX_IMAGE_PIXELS}")
 
@@ -122,19 +123,29 @@ def _unsafe_path(name: str) -> Optional[str]:
 
 
 class _Source:
-    """Names of the image files under SRC and a way to read each one; subclasses per kind."""
+    """Names of the image files under SRC and a way to read each one; one subclass per kind.
+
+    `names()` lists (and caps) everything first, so labels and progress know the total;
+    `read(name)` then returns one file's bytes. `kept` maps a name to what reads it.
+    """
 
     def __init__(self, path: Path, opts: PackOptions, on_skip: Callable[[str, str], None]):
         self.path, self.opts, self.on_skip = path, opts, on_skip
-
-    def names(self) -> list[str]:  # relative POSIX names, in the order they should be read
-        raise NotImplementedError
-
-    def read(self, name: str) -> bytes:
-        raise NotImplementedError
+        self.kept: dict = {}
 
     def close(self) -> None:
         pass
+
+    def _keep(self, name: str, problem: Optional[str], size: int, ref) -> None:
+        """Report a member with a problem; keep an image of acceptable size; ignore the rest."""
+        if _hidden(name) or not (problem or _is_image_name(name)):
+            return
+        if not problem and size > self.opts.max_file_bytes:
+            problem = f"{size} bytes, over max_file_bytes = {self.opts.max_file_bytes}"
+        if problem:
+            self.on_skip(name, problem)
+        else:
+            self.kept[name] = ref
 
     def _check_count(self, n: int) -> None:
         if n > self.opts.max_files:
@@ -146,10 +157,10 @@ class _Source:
 
 
 class _FolderSource(_Source):
-    """A folder, walked recursively; symlinked folders are not entered."""
+    """A folder, walked recursively in sorted order; symlinked folders are not entered."""
 
     def names(self) -> list[str]:
-        root, out, total = os.path.realpath(self.path), [], 0
+        root, total = os.path.realpath(self.path), 0
         for d, dirs, files in os.walk(self.path):
             dirs[:] = sorted(x for x in dirs if not x.startswith("."))
             for f in sorted(files):
@@ -157,48 +168,45 @@ class _FolderSource(_Source):
                 name = Path(os.path.relpath(full, self.path)).as_posix()
                 if not _is_image_name(name):
                     continue
-                if os.path.islink(full) and os.path.commonpath([root, os.path.realpath(full)]) != root:
-                    self.on_skip(name, "symlink points outside SRC")
-                    continue
-                out.append(name)
-                self._check_count(len(out))
-                total += os.stat(full).st_size if os.path.exists(full) else 0
+                outside = os.path.commonpath([root, os.path.realpath(full)]) != root
+                size = os.stat(full).st_size if os.path.exists(full) else 0
+                self._keep(name, "symlink points outside SRC" if outside else None, size, full)
+                self._check_count(len(self.kept))
+                total += size
         self._check_bytes(total, "the image files")
-        return out
+        return list(self.kept)
 
     def read(self, name: str) -> bytes:
-        with open(self.path / name, "rb") as f:
-            return f.read(self.opts.max_total_bytes + 1)
+        with open(self.kept[name], "rb") as f:
+            return f.read(self.opts.max_file_bytes + 1)
 
 
 class _ZipSource(_Source):
+    """A .zip, members sorted by name; zipfile never reads past a member's declared size."""
+
     def __init__(self, path, opts, on_skip):
         super().__init__(path, opts, on_skip)
         self._check_count(_zip_entry_count(path))  # before zipfile parses the whole directory
         self.zf = zipfile.ZipFile(path)
-        self.infos: dict[str, zipfile.ZipInfo] = {}
 
     def names(self) -> list[str]:
         infos = self.zf.infolist()
         self._check_count(len(infos))
         self._check_bytes(sum(i.file_size for i in infos), "its members uncompressed")
         for info in infos:
+            if info.is_dir():
+                continue
             name = info.filename.replace("\\", "/")
             kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip tool stored no type
-            problem = _unsafe_path(name) or (
+            self._keep(name, _unsafe_path(name) or (
                 "link" if kind == stat.S_IFLNK else
-                "special file" if kind not in (0, stat.S_IFREG, stat.S_IFDIR) else
-                "encrypted" if info.flag_bits & 0x1 else None)
-            if info.is_dir() or _hidden(name) or not (problem or _is_image_name(name)):
-                continue
-            if problem:
-                self.on_skip(name, problem)
-            else:
-                self.infos[name] = info
-        return sorted(self.infos)
+                "special file" if kind not in (0, stat.S_IFREG) else
+                "encrypted" if info.flag_bits & 0x1 else None), info.file_size, info)
+        self.kept = dict(sorted(self.kept.items()))
+        return list(self.kept)
 
     def read(self, name: str) -> bytes:
-        return self.zf.read(self.infos[name])  # zipfile stops at the declared size
+        return self.zf.read(self.kept[name])
 
     def close(self) -> None:
         self.zf.close()
@@ -229,7 +237,8 @@ class _Capped:
 
 
 class _TarSource(_Source):
-    """A .tar, .tar.gz, .tar.bz2 or .tar.xz; read in archive order (no backward seeks)."""
+    """A .tar, .tar.gz, .tar.bz2 or .tar.xz, in archive order (a compressed stream cannot
+    seek back cheaply); the whole uncompressed stream is capped, pax headers included."""
 
     OPENERS = {b"\x1f\x8b": lambda f: gzip.GzipFile(fileobj=f), b"BZh": bz2.BZ2File,
                b"\xfd7zXZ": lzma.LZMAFile}  # by magic bytes, whatever the file is called
@@ -241,26 +250,19 @@ class _TarSource(_Source):
         raw.seek(0)
         self.stream = opener(raw) if opener else raw
         self.tf = tarfile.open(fileobj=_Capped(self.stream, opts.max_total_bytes, path), mode="r:")
-        self.members: dict[str, tarfile.TarInfo] = {}
 
     def names(self) -> list[str]:
         for n, m in enumerate(self.tf, 1):
             self._check_count(n)
-            name = m.name
-            problem = _unsafe_path(name) or (
-                "link" if m.issym() or m.islnk() else
-                "special file" if m.isdev() or m.isfifo() else
-                None if m.isreg() or m.isdir() else "not a regular file")
-            if m.isdir() or _hidden(name) or not (problem or _is_image_name(name)):
-                continue
-            if problem:
-                self.on_skip(name, problem)
-            else:
-                self.members[name] = m
-        return list(self.members)
+            if not m.isdir():
+                self._keep(m.name, _unsafe_path(m.name) or (
+                    "link" if m.issym() or m.islnk() else
+                    "special file" if m.isdev() or m.isfifo() else
+                    None if m.isreg() else "not a regular file"), m.size, m)
+        return list(self.kept)
 
     def read(self, name: str) -> bytes:
-        return self.tf.extractfile(self.members[name]).read()
+        return self.tf.extractfile(self.kept[name]).read()
 
     def close(self) -> None:
         self.tf.close()
@@ -400,7 +402,7 @@ class _Writer:
     def finish(self, labels, filenames, attrs: dict) -> None:
         if labels is not None:
             self.f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
-        self.f.create_dataset("filenames", data=list(filenames), dtype=h5py.string_dtype())
+        self.f.create_dataset("filenames", data=[_text(n) for n in filenames], dtype=h5py.string_dtype())
         self.f.attrs.update({"ganlab_format": FORMAT_VERSION, **attrs,
                              "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         self.f.close()
@@ -451,11 +453,17 @@ def _empty_error(src, total: int, skipped: list[tuple[str, str]]) -> DataError:
     return DataError(f"no readable images found in {src} ({len(skipped)} files skipped: {shown})")
 
 
+def _text(s) -> str:
+    """A file name as valid UTF-8 (Linux names may hold any bytes; HDF5 strings may not)."""
+    return str(s).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _attrs(src, options: dict, class_names, skipped) -> dict:
-    return {"class_names": json.dumps(list(class_names)), "size": options["size"],
-            "channels": options["channels"], "crop": options["crop"], "source": str(src),
+    return {"class_names": json.dumps([_text(c) for c in class_names]), "size": options["size"],
+            "channels": options["channels"], "crop": options["crop"], "source": _text(src),
             "options": json.dumps(options),
-            "n_skipped": len(skipped), "skipped": json.dumps(skipped[:MAX_SKIPPED_STORED])}
+            "n_skipped": len(skipped),
+            "skipped": json.dumps([(_text(n), r) for n, r in skipped[:MAX_SKIPPED_STORED]])}
 
 
 def pack(src, out_path, opts: PackOptions = PackOptions(), *,
