@@ -323,8 +323,9 @@ def iter_sources(src, opts: PackOptions = PackOptions(), *,
                  on_skip: Optional[Callable[[str, str], None]] = None) -> Iterator[tuple[str, Loader]]:
     """(name relative to SRC, load() -> bytes) per image file in a folder, zip or tar.
 
-    Call each `load` before advancing the iterator (archives are read in order). Unsafe
-    members are never yielded: `on_skip(name, reason)` hears about them.
+    A `load` works until the iterator is exhausted or closed; calling each one before
+    advancing keeps a compressed tar to one forward pass. Unsafe or oversized members are
+    never yielded: `on_skip(name, reason)` hears about them. Caps raise DataError.
     """
     with _open_source(src, opts, on_skip or (lambda name, reason: None)) as source:
         for name in source.names():
