@@ -1,0 +1,270 @@
+"""Monitor: the game between D and G, live (losses vs equilibrium, D's verdicts, samples, D's surface)."""
+
+import streamlit as st
+
+from ganlab import plots
+from ganlab.losses import CONVENTION, LOSSES
+from ganlab.ui.common import STATE_ICONS, run_rows, show_errors, show_flashes
+from ganlab.ui.manager import get_manager, selected_run_id
+from ganlab.ui.monitor import (PATTERN_TARGET, as_unit, cached_figure, coverage_drop, disk_history, disk_samples,
+                               final_samples, has_key, last_value, real_points, run_view)
+
+POLL_S = 1.0  # seconds between live refreshes (the trainer never waits for them)
+MAX_POINTS = 600  # points per drawn series: enough for a chart ~600 px wide
+CHART = {"config": {"displaylogo": False}}
+
+
+def _label(key: str) -> str:
+    return plots.SERIES.get(key, (key,))[0]
+
+
+def status_panel(view) -> None:
+    """State, progress bar with steps/s and ETA, and the run's recipe."""
+    cfg = view.config
+    sps, eta, frac = plots.speed_text(view.history, cfg.steps)
+    icon = STATE_ICONS.get(view.state, "")
+    text = (f"{icon} **{view.state}** · step {view.step:,} / {cfg.steps:,} · {sps:,.0f} steps/s · "
+            f"ETA {plots.format_duration(eta) if view.live else '—'}")
+    st.progress(min(max(view.step / max(cfg.steps, 1), 0.0), 1.0), text=text)
+    st.caption(f"{cfg.dataset} · {cfg.arch} · {cfg.loss} ({LOSSES.describe(cfg.loss)}) · batch {cfg.batch_size} · "
+               f"k = {view.snapshot.hparams.get('d_steps', cfg.d_steps) if view.snapshot else cfg.d_steps} · "
+               f"seed {cfg.seed}")
+
+
+def controls(view) -> None:
+    """Pause / resume / stop and live learning rates for runs in this process; resume for others."""
+    manager, rid, snap = get_manager(), view.run.id, view.snapshot
+    if snap is not None and snap.diverged:
+        st.error(f"Training diverged: {snap.error}")
+        if st.button("Resume with lr × 0.5", key="resume_half", type="primary",
+                     help="Restart from the last checkpoint with both learning rates halved."):
+            with show_errors("Could not resume"):
+                manager.resume(rid, lr_scale=0.5)
+                st.rerun()
+        return
+    if view.live:
+        c1, c2, c3, c4 = st.columns([1, 1, 1, 5])
+        if view.state == "paused":
+            if c1.button("Resume", key="unpause", icon="▶️", type="primary"):
+                with show_errors("Could not resume"):
+                    manager.unpause(rid)
+        elif c1.button("Pause", key="pause", icon="⏸️"):
+            with show_errors("Could not pause"):
+                manager.pause(rid)
+        if c2.button("Stop", key="stop", icon="⏹️", help="Save a checkpoint and end the run; it can be resumed."):
+            with show_errors("Could not stop"):
+                manager.stop(rid)
+        with c4.popover("Change lr / k while it trains"):
+            hp = snap.hparams or {}
+            with st.form(f"hp_{rid}"):
+                lr_d = st.number_input("D learning rate", value=float(hp.get("lr_d", view.config.lr_d)),
+                                       min_value=0.0, format="%.2e", step=1e-5)
+                lr_g = st.number_input("G learning rate", value=float(hp.get("lr_g", view.config.lr_g)),
+                                       min_value=0.0, format="%.2e", step=1e-5)
+                k = st.number_input("k: D steps per G step", value=int(hp.get("d_steps", view.config.d_steps)),
+                                    min_value=1, max_value=100, step=1)
+                if st.form_submit_button("Apply"):
+                    with show_errors("Could not change the hyperparameters"):
+                        manager.set_hparams(rid, lr_d=lr_d, lr_g=lr_g, d_steps=int(k))
+                        st.success("Applied before the next step.")
+        return
+    if view.state in ("failed", "interrupted", "stopped"):
+        error = (view.snapshot.error if view.snapshot else view.run.status().get("error")) or ""
+        if view.state == "failed":
+            st.error(f"The run failed: {error}")
+        elif view.state == "interrupted":
+            st.warning("This run's process ended while it was training (a restart or a crash).")
+        if view.run.checkpoints() and st.button("Resume from the last checkpoint", key="resume", icon="▶️"):
+            with show_errors("Could not resume"):
+                manager.resume(rid)
+                st.rerun()
+
+
+def charts(view, smoothing: float, log_y: bool) -> None:
+    """Losses with equilibrium lines, D's verdicts, gradient norms, W / penalties, quality metrics."""
+    h, cfg = view.history, view.config
+    eq = LOSSES.get(cfg.loss).equilibrium
+    key = (*view.version, smoothing, log_y)
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(cached_figure("loss", key, lambda: plots.loss_figure(
+            h, equilibrium=eq, convention=CONVENTION, smoothing=smoothing, log_y=log_y,
+            max_points=MAX_POINTS)), key="chart_loss", **CHART)
+    with c2:
+        st.plotly_chart(cached_figure("dout", key, lambda: plots.d_output_figure(
+            h, equilibrium=eq, smoothing=smoothing, max_points=MAX_POINTS)), key="chart_dout", **CHART)
+    extra = [("W", plots.wasserstein_figure)] if has_key(h, "W") else []
+    if has_key(h, "Penalty/GP") or has_key(h, "Penalty/R1"):
+        extra.append(("pen", plots.penalty_figure))
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(cached_figure("grad", key, lambda: plots.grad_norm_figure(
+            h, smoothing=smoothing, max_points=MAX_POINTS)), key="chart_grad", **CHART)
+    for col, (name, build) in zip([c2, c1, c2], extra):
+        with col:
+            st.plotly_chart(cached_figure(name, key, lambda b=build: b(h, smoothing=smoothing, max_points=MAX_POINTS)),
+                            key=f"chart_{name}", **CHART)
+    metric_charts(view, key)
+
+
+def metric_charts(view, key: tuple) -> None:
+    """Quality over time (eval_every); a warning when coverage falls below its best (mode collapse)."""
+    h = view.history
+    pairs = [("Metric/modes_covered", "Metric/modes_total"), ("Metric/class_coverage", "Metric/classes_total"),
+             ("Metric/high_quality_rate", None), ("Metric/fd", None)]
+    shown = [(k, t) for k, t in pairs if has_key(h, k)]
+    if not shown:
+        return
+    for k, total_key in shown[:2]:
+        drop = coverage_drop(h, k) if total_key else None
+        if drop:
+            latest, best, at = drop
+            st.warning(f"Modes are being lost: {_label(k)} is {latest:g} now, down from {best:g} "
+                       f"at step {at:,}. Try a lower learning rate, spectral norm or a different loss.")
+    cols = st.columns(len(shown))
+    for col, (k, total_key) in zip(cols, shown):
+        total = last_value(h, total_key) if total_key else None
+        with col:
+            st.plotly_chart(cached_figure(f"m_{k}", key, lambda k=k, t=total: plots.metric_figure(
+                h, k, total=t, max_points=MAX_POINTS)), key=f"chart_{k}", **CHART)
+
+
+def samples_panel(view) -> None:
+    """G's output: GAN-Lab style points over D's surface (2-D), vectors (e.g. 1010), or an image grid."""
+    spec, snap, cfg = view.spec, view.snapshot, view.config
+    preview = snap.preview if snap is not None else None
+    if preview is None and view.live:
+        st.info("Samples appear after the first tick.")
+        return
+    if spec is not None and spec.kind == "points" and spec.shape == (2,):
+        if preview is not None:
+            real, fake, surface, step = preview.get("real"), preview.get("fake"), preview.get("surface"), preview["step"]
+        else:
+            ckpt = view.run.checkpoints()
+            real, surface, step = real_points(cfg.dataset), None, view.step
+            fake = final_samples(str(view.run.path), ckpt[-1].name) if ckpt else None
+            if fake is None:
+                st.info("No checkpoint to draw samples from yet.")
+                return
+        title = f"Real and fake points at step {step:,}" + ("" if surface is not None else " (D's surface is shown live)")
+        st.plotly_chart(cached_figure("points", (view.run.id, step), lambda: plots.points_figure(
+            real, fake, surface=surface, title=title, height=520)), key="chart_points", **CHART)
+        return
+    samples, step = _latest_samples(view, preview)
+    if samples is None:
+        st.info("No samples yet.")
+        return
+    if spec is not None and spec.kind == "points":
+        st.plotly_chart(cached_figure("vectors", (view.run.id, step), lambda: plots.vector_figure(
+            samples, target=PATTERN_TARGET.get(cfg.dataset), value_range=spec.value_range,
+            title=f"Generated vectors at step {step:,}")), key="chart_vectors", **CHART)
+        return
+    st.image(_grid(samples, view), caption=f"Fixed latent batch at step {step:,}" +
+             (" · one row per class" if cfg.conditional else ""))
+
+
+def _latest_samples(view, preview):
+    if preview is not None:
+        return preview["samples"], preview["step"]
+    steps, samples = disk_samples(view.run)
+    if len(steps) == 0:
+        return None, 0
+    return as_unit(samples[-1], view.spec), int(steps[-1])
+
+
+def _grid(samples, view):
+    k = view.spec.num_classes if (view.spec is not None and view.config.conditional) else 0
+    nrow = max(1, len(samples) // k) if k else None  # the trainer orders the fixed batch class by class
+    return plots.image_grid(samples, nrow=nrow)
+
+
+def live_panel(run_id: str, smoothing: float, log_y: bool, polling: bool) -> None:
+    """The part that refreshes: a copy of the run's state, drawn; disk when the run is not live."""
+    with show_errors("Could not read the run"):
+        view = run_view(run_id)
+        if polling and not view.live:
+            st.rerun()  # it just finished: redraw the whole page once, without polling
+        status_panel(view)
+        controls(view)
+        charts(view, smoothing, log_y)
+        samples_panel(view)
+
+
+@st.fragment
+def timelapse(run_id: str) -> None:
+    """A slider over the fixed-batch snapshots in samples.h5 (the trainer writes them as it goes)."""
+    with show_errors("Could not read the snapshots"):
+        view = run_view(run_id)
+        steps, samples = disk_samples(view.run)
+        if len(steps) == 0:
+            st.caption(f"No snapshots yet: one is written every {view.config.snapshot_every:,} steps.")
+            return
+        i = st.select_slider("Snapshot (step)", options=list(range(len(steps))), value=len(steps) - 1,
+                             format_func=lambda j: f"{int(steps[j]):,}", key=f"tl_{run_id}")
+        frame = as_unit(samples[i], view.spec)
+        spec = view.spec
+        if spec is not None and spec.kind == "points" and spec.shape == (2,):
+            st.plotly_chart(plots.points_figure(real_points(view.config.dataset), frame, height=460,
+                                                title=f"Fixed latent batch at step {int(steps[i]):,}"),
+                            key="chart_timelapse", **CHART)
+        elif spec is not None and spec.kind == "points":
+            st.plotly_chart(plots.vector_figure(frame, target=PATTERN_TARGET.get(view.config.dataset),
+                                                value_range=spec.value_range), key="chart_timelapse", **CHART)
+        else:
+            st.image(_grid(frame, view), caption=f"step {int(steps[i]):,}")
+            gif = plots.gif_bytes([_grid(as_unit(s, spec), view) for s in samples], duration_ms=150)
+            st.download_button("Download the time-lapse (GIF)", gif, f"{run_id}-timelapse.gif", "image/gif")
+
+
+@st.fragment
+def overlay(run_id: str, smoothing: float, log_y: bool) -> None:
+    """Several runs' curves on one chart."""
+    with show_errors("Could not compare the runs"):
+        ids = [r.id for r in run_rows(get_manager(), with_details=False)]
+        c1, c2 = st.columns([3, 1])
+        chosen = c1.multiselect("Runs", ids, default=[run_id] if run_id in ids else [], key="overlay_runs")
+        key = c2.selectbox("Series", ["Loss/D", "Loss/G", "D/real", "D/fake", "Grad/D", "Grad/G", "W",
+                                      "Metric/modes_covered", "Metric/class_coverage", "Metric/fd"],
+                           format_func=_label, key="overlay_key")
+        if not chosen:
+            st.caption("Pick runs to compare.")
+            return
+        histories, eq = {}, None
+        for rid in chosen:
+            snap = get_manager().snapshot(rid)
+            view = run_view(rid)
+            histories[rid] = snap.history if snap is not None else disk_history(view.run)
+            eq = eq or LOSSES.get(view.config.loss).equilibrium
+        same_loss = len({run_view(r).config.loss for r in chosen}) == 1
+        st.plotly_chart(plots.overlay_figure(histories, key, smoothing=smoothing, log_y=log_y and key.startswith("Loss"),
+                                             equilibrium=eq if same_loss else None, max_points=MAX_POINTS),
+                        key="chart_overlay", **CHART)
+
+
+# ---------------------------------------------------------------- the page
+st.title("📈 Monitor")
+show_flashes()
+run_id = selected_run_id()
+if not run_id:
+    st.info("No run selected. Start one on the Train page, or pick one in the sidebar.")
+    st.page_link("pages/train.py", label="Go to Train", icon="🚀")
+    st.stop()
+
+st.subheader(run_id)
+c1, c2, _ = st.columns([2, 1, 3])
+smoothing = c1.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="mon_smoothing",
+                      help="TensorBoard-style exponential smoothing; the raw curve stays faint behind it.")
+log_y = c2.toggle("Log-scale losses", key="mon_log")
+
+live = False
+with show_errors("Could not open the run"):
+    live = run_view(run_id).live
+st.fragment(run_every=POLL_S if live else None)(live_panel)(run_id, smoothing, log_y, live)
+
+with st.expander("Time-lapse: the fixed latent batch over training", expanded=not live):
+    if live and not st.toggle("Load snapshots while it trains", key="tl_live"):
+        st.caption("Snapshots are read from disk; switch on to browse them now.")
+    else:
+        timelapse(run_id)
+with st.expander("Compare runs"):
+    overlay(run_id, smoothing, log_y)

@@ -1,0 +1,180 @@
+"""Train: pick data, architecture, loss and knobs (or a preset), see problems before Start, start a run."""
+
+import streamlit as st
+
+from ganlab.config import ConfigError, RunConfig
+from ganlab.data import DATASETS, dataset_spec
+from ganlab.losses import LOSSES
+from ganlab.models import ARCHS
+from ganlab.paths import data_root
+from ganlab.presets import PRESETS
+from ganlab.ui.common import select_run, show_errors, show_flashes
+from ganlab.ui.manager import get_manager
+from ganlab.validate import CHOICES, RANGES, validate_config
+
+FORM = "train_form"  # session_state: the form's values, kept while other pages are open
+DEFAULTS = RunConfig().to_dict()
+TUPLES = ("g_hidden", "d_hidden")  # edited as "128,128" text
+
+
+def _plain(values: dict) -> dict:
+    """RunConfig values as widget values: width tuples become '256,256' strings."""
+    return {k: ",".join(str(w) for w in v) if k in TUPLES else v for k, v in values.items()}
+
+
+def _apply_preset() -> None:
+    """Preset callback (runs before widgets exist): fill the form and every widget from the preset."""
+    name = st.session_state.get("train_preset")
+    if not name:
+        return
+    values = _plain({**DEFAULTS, **PRESETS.get(name).values})
+    st.session_state[FORM] = values
+    for k, v in values.items():
+        st.session_state[f"cfg_{k}"] = v
+
+
+def _hdf5_datasets() -> list[str]:
+    root = data_root()
+    return [f"hdf5:{p}" for p in sorted(root.glob("*.h5"))] if root.is_dir() else []
+
+
+def _dataset_caption(name: str) -> str:
+    if name in DATASETS:
+        entry = DATASETS.entry(name)
+        need = "" if entry.obj.offline else f" Needs files under `{data_root()}` (see the Data page)."
+        return entry.description + need
+    try:
+        spec = dataset_spec(name)
+    except Exception as e:  # noqa: BLE001 - shown, not raised
+        return f"Packed HDF5 file; unreadable: {e}"
+    classes = f", {spec.num_classes} classes" if spec.num_classes else ""
+    return f"Packed HDF5 file ({spec.kind} {'x'.join(map(str, spec.shape))}{classes})"
+
+
+def _short(name: str) -> str:
+    return "hdf5: " + name.rsplit("/", 1)[-1] if name.startswith("hdf5:") else name
+
+
+def field(name: str, label: str, kind: str = "number", help: str | None = None, **kw):
+    """One RunConfig field as a widget whose value survives page switches (kept in FORM)."""
+    form, key = st.session_state[FORM], f"cfg_{name}"
+    if key not in st.session_state:
+        st.session_state[key] = form[name]
+    if kind == "select":
+        st.selectbox(label, kw.pop("options", CHOICES.get(name)), key=key, help=help, **kw)
+    elif kind == "toggle":
+        st.toggle(label, key=key, help=help)
+    elif kind == "text":
+        st.text_input(label, key=key, help=help)
+    else:
+        lo = RANGES.get(name, (None,))[0]
+        if isinstance(DEFAULTS[name], float):
+            st.session_state[key] = float(st.session_state[key])
+            st.number_input(label, key=key, help=help, min_value=float(lo) if lo is not None else None,
+                            format=kw.pop("format", "%g"), step=kw.pop("step", None), **kw)
+        else:
+            st.number_input(label, key=key, help=help, min_value=lo, step=1, **kw)
+    form[name] = st.session_state[key]
+
+
+st.session_state.setdefault(FORM, _plain(DEFAULTS))
+st.title("🚀 Train a GAN")
+st.caption("Pick what G should learn, how G and D are built and which game they play. "
+           "Problems are explained here before you press Start; the run trains in the background.")
+show_flashes()
+
+st.selectbox("Start from a preset (optional)", [""] + PRESETS.names(), key="train_preset",
+             on_change=_apply_preset,
+             format_func=lambda n: "— choose a preset to fill the form —" if not n else f"{n}: {PRESETS.describe(n)}",
+             help="Each preset reproduces one system of the source material (docs/SOURCES.md); "
+                  "you can still change any field afterwards.")
+if st.session_state.get("train_preset"):
+    st.caption(f"Source: {PRESETS.get(st.session_state['train_preset']).source}")
+
+c1, c2, c3 = st.columns(3)
+with c1:
+    options = DATASETS.names() + _hdf5_datasets()
+    if st.session_state[FORM]["dataset"] not in options:
+        options.append(st.session_state[FORM]["dataset"])
+    field("dataset", "Dataset", "select", options=options, format_func=_short,
+          help="Built-in datasets, plus every packed *.h5 file in the data root (`ganlab pack`).")
+    st.caption(_dataset_caption(st.session_state[FORM]["dataset"]))
+with c2:
+    field("arch", "Architecture", "select", options=ARCHS.names(), help="How G and D are built.")
+    st.caption(ARCHS.describe(st.session_state[FORM]["arch"]))
+with c3:
+    field("loss", "Loss", "select", options=LOSSES.names(), help="The game D and G play.")
+    st.caption(LOSSES.describe(st.session_state[FORM]["loss"]))
+
+c1, c2, c3, c4 = st.columns(4)
+with c1:
+    field("steps", "Steps (G updates)", help="Training length: G updates, each after k D updates.")
+    field("lr_d", "D learning rate", step=1e-5, format="%.2e")
+with c2:
+    field("batch_size", "Batch size", help="Samples per D and per G update.")
+    field("lr_g", "G learning rate", step=1e-5, format="%.2e")
+with c3:
+    field("d_steps", "k: D steps per G step", help="WGAN uses 5; most GANs 1.")
+    field("optimizer", "Optimizer", "select")
+with c4:
+    field("latent_dim", "Latent size (z)", help="Length of the noise vector G starts from.")
+    field("latent_dist", "Latent distribution", "select", help="normal: N(0, I); uniform: U(-1, 1).")
+c1, c2, c3 = st.columns(3)
+with c1:
+    field("conditional", "Conditional (feed class labels)", "toggle",
+          help="G and D see the class: you choose which digit to draw. Needs a labelled dataset.")
+with c2:
+    field("spectral_norm", "Spectral norm on D", "toggle", help="Limits D's Lipschitz constant (SNGAN).")
+with c3:
+    field("ema", "EMA of G's weights", step=0.001, format="%g",
+          help="0 = off; 0.999 averages G's weights over ~1000 steps for smoother samples.")
+
+with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        field("beta1", "Adam β1", step=0.05)
+        field("beta2", "Adam β2", step=0.001)
+        field("momentum", "Momentum (SGD / RMSprop)", step=0.05)
+        field("seed", "Seed", help="Same config and seed on the CPU → same losses.")
+    with c2:
+        field("g_hidden", "G hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")
+        field("d_hidden", "D hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")
+        field("base_channels", "DCGAN base channels")
+        field("activation", "Hidden activation", "select")
+    with c3:
+        field("norm", "G hidden norm", "select")
+        field("d_norm", "D hidden norm", "select")
+        field("r1_weight", "R1 penalty weight", step=1.0, help="0 = off.")
+        field("gp_weight", "Gradient-penalty λ (wgan-gp)", step=1.0)
+        field("clip_value", "Weight clip c (wgan)", step=0.005)
+        field("margin", "Energy margin m (ebgan)", step=0.1)
+    with c4:
+        field("eval_every", "Quality metrics every N steps", help="0 = off; mode coverage / class coverage over time.")
+        field("log_every", "Log every N steps", help="One chart point and one stats.jsonl line per tick.")
+        field("snapshot_every", "Sample snapshot every N steps", help="Frames of the time-lapse.")
+        field("checkpoint_every", "Checkpoint every N steps")
+        field("num_fixed", "Fixed samples shown")
+        field("device", "Device", "text", help="auto, cpu, cuda or cuda:N")
+        field("precision", "Precision", "select")
+
+cfg, problem = None, None
+try:
+    cfg = RunConfig.from_dict(dict(st.session_state[FORM]))
+    validate_config(cfg, data_root())
+except ConfigError as e:
+    cfg, problem = None, str(e)
+except Exception as e:  # noqa: BLE001 - e.g. an unreadable HDF5 file
+    cfg, problem = None, f"{type(e).__name__}: {e}"
+
+if problem:
+    st.error(f"Cannot start yet — {problem}")
+else:
+    st.success(f"Ready: {cfg.dataset} · {cfg.arch} · {cfg.loss} · {cfg.steps:,} steps · batch {cfg.batch_size}")
+if st.button("Start training", type="primary", disabled=cfg is None, key="start", icon="▶️"):
+    with show_errors("Could not start the run"):
+        run_id = get_manager().start(cfg)
+        select_run(run_id)
+        st.switch_page("pages/monitor.py")
+if cfg is not None:
+    with st.expander("This run's config (JSON)"):
+        st.code(cfg.to_json(), language="json")
