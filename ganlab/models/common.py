@@ -31,6 +31,10 @@ def one_hot(y: Optional[torch.Tensor], num_classes: int, dtype: torch.dtype) -> 
         return None
     if y is None:
         raise ValueError("this model is conditional: pass class labels y")
+    if y.is_floating_point():  # soft labels (B, num_classes), e.g. a mix of two classes (Latent page)
+        if y.shape[1:] != (num_classes,):
+            raise ValueError(f"soft labels must be (B, {num_classes}), got {tuple(y.shape)}")
+        return y.to(dtype)
     return F.one_hot(y, num_classes).to(dtype)  # (B, num_classes)
 
 

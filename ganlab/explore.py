@@ -1,0 +1,276 @@
+"""Exploring a trained G (seeds, interpolation, arithmetic, walks) and browsing datasets; numpy out."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import latent
+from .checkpoint import generator_from_checkpoint
+from .config import RunConfig
+from .data.base import DataError, DataSpec
+from .run import Run, RunError
+
+MAX_SAMPLES = 1024  # most samples one call generates (a page asks for a strip or a grid)
+Label = Optional[int]
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """Seed arithmetic: each operand's own sample beside the sample of the weighted sum."""
+
+    terms: list[tuple[int, float]]  # (seed, weight), e.g. [(12, 1.0), (7, 1.0), (3, -1.0)]
+    operands: np.ndarray  # (K, ...) G(z(seed)) of each term's seed, unweighted
+    result: np.ndarray  # (1, ...) G(sum of weight * z(seed))
+    operand_norms: np.ndarray  # (K,) |z(seed)|
+    result_norm: float  # |sum|: a + b is ~1.4x longer than a typical z, a - b + c ~1.7x
+    typical_norm: float  # sqrt(latent_dim) for N(0, I); what G saw in training
+
+    def text(self) -> str:
+        """'12 + 7 - 3' (weights other than 1 written as 0.5*12)."""
+        out = ""
+        for i, (seed, w) in enumerate(self.terms):
+            sign = "-" if w < 0 else "+"
+            mag = abs(w)
+            term = f"{seed}" if mag == 1 else f"{mag:g}*{seed}"
+            out += (f"- {term}" if sign == "-" else term) if i == 0 else f" {sign} {term}"
+        return out
+
+
+class Explorer:
+    """A generator rebuilt from one checkpoint, answering in display form.
+
+    Images come back as (N, C, H, W) floats in [0, 1], points as (N, D). A seed is a
+    latent's identity (`ganlab.latent.z_batch`): the same seed gives the same sample on
+    every machine. Conditional runs need a class for every sample; a class may also be
+    a mix of two (soft one-hot labels), which G never saw in training.
+    """
+
+    def __init__(self, g: torch.nn.Module, cfg: RunConfig, spec: DataSpec, step: int,
+                 checkpoint: Optional[Path] = None, device: str | torch.device = "cpu"):
+        self.g, self.cfg, self.spec, self.step = g, cfg, spec, int(step)
+        self.checkpoint, self.device = checkpoint, torch.device(device)
+        self.num_classes = spec.num_classes if cfg.conditional else 0
+
+    # ------------------------------------------------------------ facts
+    @property
+    def latent_dim(self) -> int:
+        return self.cfg.latent_dim
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def class_name(self, label: int) -> str:
+        names = self.spec.class_names
+        return names[label] if 0 <= label < len(names) else str(label)
+
+    # ------------------------------------------------------------ core
+    def z(self, seeds: Sequence[int]) -> torch.Tensor:
+        """(len(seeds), latent_dim) on the explorer's device."""
+        for s in seeds:
+            _check_seed(s)
+        return latent.z_batch(list(seeds), self.latent_dim, self.cfg.latent_dist, self.device)
+
+    def _labels(self, n: int, labels) -> Optional[torch.Tensor]:
+        """Integer labels (n,) for G, or None for an unconditional run; checks every value."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("this run is not conditional: it takes no class")
+            return None
+        if labels is None:
+            raise ValueError(f"this run is conditional: choose a class (0-{self.num_classes - 1})")
+        vals = [labels] * n if isinstance(labels, (int, np.integer)) else list(labels)
+        if len(vals) != n:
+            raise ValueError(f"{len(vals)} classes for {n} samples")
+        for v in vals:
+            if not (isinstance(v, (int, np.integer)) and 0 <= v < self.num_classes):
+                raise ValueError(f"class {v!r} does not exist; this run has classes 0-{self.num_classes - 1}")
+        return torch.tensor([int(v) for v in vals], device=self.device)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> np.ndarray:
+        """G(z, y) in display form; y is None, integer labels (N,) or soft labels (N, classes)."""
+        from .train import to_unit
+
+        if len(z) > MAX_SAMPLES:
+            raise ValueError(f"at most {MAX_SAMPLES} samples at once, asked for {len(z)}")
+        if self.conditional and y is None:
+            raise ValueError(f"this run is conditional: choose a class (0-{self.num_classes - 1})")
+        x = self.g(z.to(self.device), None if y is None else y.to(self.device)).float()
+        return to_unit(x, self.spec).astype(np.float32)
+
+    # ------------------------------------------------------------ views
+    def from_seeds(self, seeds: Sequence[int], labels=None) -> np.ndarray:
+        """One sample per seed; `labels`: one class for all, or one per seed (conditional runs)."""
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError("no seeds given")
+        return self.generate(self.z(seeds), self._labels(len(seeds), labels))
+
+    def interpolate(self, seed_a: int, seed_b: int, steps: int, method: str = "slerp",
+                    label_a: Label = None, label_b: Label = None) -> np.ndarray:
+        """`steps` samples from seed_a's to seed_b's, both ends included.
+
+        z follows a straight line (lerp) or a great circle (slerp). In a conditional run
+        the class input moves linearly from one-hot(label_a) to one-hot(label_b) at the
+        same time; with seed_a == seed_b only the class changes.
+        """
+        if method not in ("lerp", "slerp"):
+            raise ValueError(f"method must be 'lerp' or 'slerp', got {method!r}")
+        if not 2 <= int(steps) <= MAX_SAMPLES:
+            raise ValueError(f"an interpolation needs 2 to {MAX_SAMPLES} steps, got {steps}")
+        za, zb = self.z([seed_a, seed_b])
+        path = latent.interpolate(za, zb, int(steps), method)  # (steps, latent_dim)
+        if seed_a == seed_b:
+            path = za.reshape(1, -1).repeat(int(steps), 1)  # exactly constant, not slerp's rounding
+        ends = self._labels(2, None if label_a is None and label_b is None else [label_a, label_b])
+        y = None
+        if ends is not None:  # soft labels (steps, classes): one-hot(a) -> one-hot(b)
+            onehot = torch.nn.functional.one_hot(ends, self.num_classes).float()
+            y = latent.lerp(onehot[0], onehot[1], torch.linspace(0, 1, int(steps), device=self.device))
+        return self.generate(path, y)
+
+    def arithmetic(self, expression: str, label: Label = None) -> Arithmetic:
+        """'12 + 7 - 3': every operand's sample and the sample of the weighted latent sum."""
+        terms = latent.parse_expression(expression)
+        if len(terms) > 16:
+            raise ValueError("at most 16 seeds in one expression")
+        seeds = [s for s, _ in terms]
+        z = self.z(seeds)
+        total = latent.combine(terms, self.latent_dim, self.cfg.latent_dist, self.device)  # (1, dim)
+        operands = self.generate(z, self._labels(len(seeds), label))
+        result = self.generate(total, self._labels(1, label))
+        typical = math.sqrt(self.latent_dim) if self.cfg.latent_dist == "normal" else math.sqrt(self.latent_dim / 3)
+        return Arithmetic(terms, operands, result, z.norm(dim=1).cpu().numpy(),
+                          float(total.norm()), typical)
+
+    def walk(self, seed: int, dim: int, values: Sequence[float], label: Label = None) -> np.ndarray:
+        """Seed's z with coordinate `dim` set to each value in turn (len(values) samples)."""
+        if not 1 <= len(values) <= MAX_SAMPLES:
+            raise ValueError(f"a walk needs 1 to {MAX_SAMPLES} values")
+        if not 0 <= int(dim) < self.latent_dim:
+            raise ValueError(f"dimension {dim} does not exist; z has {self.latent_dim} dimensions "
+                             f"(0-{self.latent_dim - 1})")
+        v = torch.as_tensor(np.asarray(values, dtype=np.float32), device=self.device)
+        z = latent.dimension_walk(self.z([seed]), int(dim), v)
+        return self.generate(z, self._labels(len(v), label))
+
+    def random_grid(self, first_seed: int, n: int, label: Label = None) -> tuple[list[int], np.ndarray]:
+        """Seeds first_seed .. first_seed + n - 1 and their samples (reuse the seeds above)."""
+        _check_seed(first_seed)
+        if not 1 <= int(n) <= MAX_SAMPLES:
+            raise ValueError(f"a grid holds 1 to {MAX_SAMPLES} samples, asked for {n}")
+        seeds = list(range(int(first_seed), int(first_seed) + int(n)))
+        return seeds, self.from_seeds(seeds, label)
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
+        raise ValueError(f"a seed is a whole number from 0 to {2**32 - 1}, got {seed!r}")
+
+
+def parse_seed(text: str) -> int:
+    """'42' -> 42; anything else is a ValueError with a sentence."""
+    t = str(text).strip()
+    if not t.isdigit():
+        raise ValueError(f"{text!r} is not a seed; a seed is a whole number like 42")
+    seed = int(t)
+    _check_seed(seed)
+    return seed
+
+
+def load_generator(run: Run, checkpoint: Optional[Path] = None, device: str = "cpu") -> Explorer:
+    """G rebuilt from the run's newest checkpoint alone (a live run: its latest one)."""
+    if checkpoint is None and not run.checkpoints():
+        raise RunError(f"{run.id} has no checkpoint yet: one is written every "
+                       f"{_every(run)} steps and at the end of training")
+    state = run.load_checkpoint(checkpoint, map_location=device)
+    g, cfg, spec = generator_from_checkpoint(state, device)
+    path = checkpoint or run.checkpoint_path(int(state["step"]))
+    return Explorer(g, cfg, spec, int(state["step"]), path, device)
+
+
+def _every(run: Run) -> str:
+    try:
+        return str(run.config().checkpoint_every)
+    except RunError:
+        return "checkpoint_every"
+
+
+# ------------------------------------------------------------------ datasets
+@dataclass(frozen=True)
+class DatasetOverview:
+    """What the Data page shows of one dataset: facts, a sample and the label counts."""
+
+    name: str
+    spec: DataSpec
+    size: int  # number of samples
+    samples: np.ndarray  # display form: images (n, C, H, W) in [0, 1], points (n, D)
+    sample_labels: Optional[np.ndarray]  # (n,) or None
+    label_counts: Optional[np.ndarray]  # (num_classes,) over the whole dataset, or None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def dataset_overview(name: str, *, root=None, n: int = 64, seed: int = 0) -> DatasetOverview:
+    """Load a dataset on the CPU and summarise it; a missing file raises DataError (what to put where)."""
+    from .data import is_hdf5, load_dataset
+
+    if is_hdf5(name):
+        return _hdf5_overview(name, root, n, seed)
+    ds = load_dataset(name, "cpu", seed=seed, root=root)
+    x, y = ds.take(n, seed=seed)
+    counts = None
+    y_all = getattr(ds, "y", None)
+    if y_all is not None and ds.spec.num_classes:
+        counts = np.bincount(y_all.cpu().numpy(), minlength=ds.spec.num_classes)
+    return DatasetOverview(name, ds.spec, len(ds), _display(x, ds.spec),
+                           None if y is None else y.cpu().numpy(), counts, _plain_meta(ds.meta))
+
+
+def _hdf5_overview(name: str, root, n: int, seed: int) -> DatasetOverview:
+    """A packed file read in part: n images by chunk and the labels, never the whole file."""
+    import h5py
+
+    from .data import _hdf5_path
+    from .data.hdf5 import StreamingHDF5Dataset
+
+    path = _hdf5_path(name, root)
+    with StreamingHDF5Dataset(path, "cpu") as ds:
+        x, y = ds.take(n, seed=seed)
+        spec, size, meta = ds.spec, len(ds), dict(ds.meta)
+    counts = None
+    if spec.num_classes:
+        try:
+            with h5py.File(path, "r") as f:
+                counts = np.bincount(np.asarray(f["labels"][()], dtype=np.int64), minlength=spec.num_classes)
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"{path}: the labels cannot be read ({e})") from None
+    meta = {k: v for k, v in meta.items() if k not in ("storage", "reads", "chunk_rows")}
+    return DatasetOverview(name, spec, size, _display(x, spec), None if y is None else y.numpy(),
+                           counts, _plain_meta(meta))
+
+
+def _display(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
+    from .train import to_unit
+
+    return to_unit(x, spec).astype(np.float32)
+
+
+def _plain_meta(meta: dict) -> dict:
+    """Meta values a page can print (arrays become lists, tensors numpy)."""
+    out = {}
+    for k, v in meta.items():
+        if isinstance(v, torch.Tensor):
+            v = v.cpu().numpy()
+        out[k] = v.tolist() if isinstance(v, np.ndarray) else v
+    return out
