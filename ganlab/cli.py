@@ -211,10 +211,34 @@ def cmd_presets(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_pack(a: argparse.Namespace) -> int:
-    from .data.pack import PackOptions, pack, pack_builtin
+def _pack_summary(report) -> str:
+    skipped = ""
+    if report.n_skipped:
+        shown = "; ".join(f"{n}: {why}" for n, why in report.skipped[:5])
+        more = f" (+{report.n_skipped - 5} more)" if report.n_skipped > 5 else ""
+        skipped = f", skipped {report.n_skipped}: {shown}{more}"
+    classes = f", {len(report.class_names)} classes" if report.class_names else ""
+    return (f"packed {report.n_images} images into {report.out_path} in {report.seconds:.1f} s "
+            f"({report.images_per_s:.0f} images/s, {report.workers} workers){classes}{skipped}")
 
-    if a.size < 8 or a.size > 1024:
+
+def pack_builtin(name: str, out: str, data_root=None):
+    """Pack a built-in image dataset (digits, mnist, ...) so every image dataset looks alike."""
+    from .data import DATASETS, load_dataset
+    from .data.pack import pack_arrays
+
+    if name not in DATASETS or DATASETS.get(name).spec.kind != "images":
+        images = [e.name for e in DATASETS if e.obj.spec.kind == "images"]
+        raise UsageError(f"--builtin takes an image dataset: {', '.join(images)}")
+    ds = load_dataset(name, "cpu", root=data_root)
+    y = None if ds.y is None else ds.y.numpy()
+    return pack_arrays(ds.x.numpy(), y, list(ds.spec.class_names), out, source=f"ganlab:{name}")
+
+
+def cmd_pack(a: argparse.Namespace) -> int:
+    from .data.pack import PackOptions, pack
+
+    if not 8 <= a.size <= 1024:
         raise UsageError("--size must be between 8 and 1024 pixels")
     bar = _progress(0, False)
 
@@ -229,11 +253,12 @@ def cmd_pack(a: argparse.Namespace) -> int:
             report = pack_builtin(a.src, a.out, data_root=a.data_root)
         else:
             opts = PackOptions(size=a.size, channels=a.channels, crop=a.crop, labels=a.labels)
+            opts.validate()
             report = pack(a.src, a.out, opts, progress=progress)
     finally:
         if bar is not None:
             bar.close()
-    print(report.summary())
+    print(_pack_summary(report))
     return 0
 
 

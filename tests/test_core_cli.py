@@ -105,3 +105,22 @@ def test_bad_json_config_is_one_line(tmp_path, capsys):
     bad.write_text("{steps: 3")
     assert main(["train", "--config", str(bad), "--runs-dir", str(tmp_path)]) == 2
     assert "--config is not valid JSON" in capsys.readouterr().err
+
+
+def test_pack_a_folder_then_train_on_it(tmp_path):
+    """`pack` turns a folder of class sub-folders into hdf5:<file>, which trains conditionally."""
+    from PIL import Image
+
+    rng = np.random.RandomState(0)
+    for cls in ("cats", "dogs"):
+        (tmp_path / "src" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.randint(0, 255, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "src" / cls / f"{i}.png")
+    (tmp_path / "src" / "cats" / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "pets.h5"
+    p = _cli("pack", str(tmp_path / "src"), str(out), "--size", "16", "--labels", "from-folders", check_rc=0)
+    assert "packed 12 images" in p.stdout and "2 classes" in p.stdout and "skipped 1: cats/broken.png" in p.stdout
+    _cli("train", "--dataset", f"hdf5:{out}", "--arch", "dcgan", "--steps", "3", "--batch-size", "4", "--set",
+         "conditional=true", "--set", "base_channels=8", "--runs-dir", str(tmp_path / "runs"), "--quiet", check_rc=0)
+    p = _cli("pack", str(tmp_path / "src"), str(out), "--size", "4", check_rc=2)
+    assert p.stderr.startswith("ganlab: error: --size must be between 8 and 1024")
