@@ -1,0 +1,101 @@
+"""AppTest: the Latent page with no run, a run without checkpoint, a finished ring8 run and a digits run."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ganlab.config import RunConfig
+from ganlab.paths import runs_dir
+from ganlab.run import Run
+from ganlab.train import train
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+RING = RunConfig(dataset="ring8", arch="mlp", loss="bce", steps=20, batch_size=64, log_every=10,
+                 snapshot_every=10, checkpoint_every=20, latent_dim=8, g_hidden=(32,), d_hidden=(32,),
+                 num_fixed=16, device="cpu")
+DIGITS = RunConfig(dataset="digits", arch="dcgan", loss="bce", conditional=True, steps=10, batch_size=32,
+                   log_every=5, snapshot_every=5, checkpoint_every=10, latent_dim=12, base_channels=8,
+                   num_fixed=16, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """The job manager and cached generators are per process: each test has its own GANLAB_RUNS."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _finished(cfg) -> str:
+    run = Run.create(runs_dir(), cfg)
+    assert train(cfg, run) == "finished"
+    return run.id
+
+
+def _latent(run_id=None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if run_id is not None:
+        at.session_state["run_id"] = run_id
+    at.run()
+    at.switch_page("pages/latent.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _text(at) -> str:
+    return " ".join(str(e.value) for e in list(at.markdown) + list(at.caption) + list(at.info) + list(at.error))
+
+
+def test_no_run_says_where_to_start():
+    """No run at all: a message pointing at the Train page, no exception."""
+    at = _latent()
+    assert any("No run selected" in i.value for i in at.info)
+
+
+def test_run_without_checkpoint_is_a_message():
+    """A run that has not written a checkpoint yet: an info, not a traceback."""
+    run = Run.create(runs_dir(), RING)
+    at = _latent(run.id)
+    assert any("no checkpoint yet" in i.value for i in at.info)
+    assert not at.error
+
+
+def test_ring8_run_shows_paths_and_scatters():
+    """A finished 2-D run: interpolation path, arithmetic and walk figures, a seed-labelled grid."""
+    rid = _finished(RING)
+    at = _latent(rid)
+    assert "G as of step **20**" in _text(at)
+    assert len(at.get("plotly_chart")) == 4  # one per tab
+    assert not at.error
+    at.text_input(key="lat_expr").set_value("3 + 5").run()
+    assert not at.exception and not at.error
+    at.text_input(key="lat_expr").set_value("3 + banana").run()
+    assert any("not seed arithmetic" in e.value for e in at.error)
+
+
+def test_digits_run_shows_strips_with_seeds_and_classes():
+    """A conditional image run: strips with captions, class interpolation, seed reuse from the grid."""
+    rid = _finished(DIGITS)
+    at = _latent(rid)
+    assert not at.error
+    imgs = at.get("image")
+    assert len(imgs) == 7  # interpolation strip, 3 operands + result, walk strip, grid
+    assert [i.caption for i in imgs[-1].proto.imgs][:3] == ["seed 0", "seed 1", "seed 2"]
+    assert [i.caption for i in imgs[0].proto.imgs][0] == "seed 1" and len(imgs[0].proto.imgs) == 10
+    at.radio(key="lat_mode").set_value("classes").run()
+    assert not at.exception and not at.error
+    at.selectbox(key="lat_grid_pick").set_value(5).run()
+    at.button(key="lat_use_a").click().run()
+    assert at.session_state["lat_seed_a"] == 5
+    assert at.number_input(key="lat_seed_a").value == 5
+
+
+@pytest.mark.parametrize("key, value", [("lat_walk_dim", 11), ("lat_steps", 2), ("lat_grid_n", 1)])
+def test_edge_values_render(key, value):
+    """The sliders' extreme values draw without an error."""
+    rid = _finished(RING)
+    at = _latent(rid)
+    at.slider(key=key).set_value(value).run()
+    assert not at.exception and not at.error
