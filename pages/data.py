@@ -1,0 +1,185 @@
+"""Data: pack a folder or an archive of images into one HDF5 file, and browse any dataset."""
+
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ganlab import plots
+from ganlab.data import DATASETS, DataError
+from ganlab.data.pack import PackOptions, pack
+from ganlab.ui.common import show_errors
+from ganlab.ui.latent_widgets import label_histogram, overview_for
+from ganlab.ui.manager import get_manager
+
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REPORT = "_pack_report"  # session_state: the last PackReport, shown until the next pack
+CHART = {"config": {"displaylogo": False}}
+
+
+def packed_files(root: Path) -> list[str]:
+    return [f"hdf5:{p}" for p in sorted(root.glob("*.h5"))] if root.is_dir() else []
+
+
+def default_name(src: str) -> str:
+    stem = Path(src.rstrip("/")).name
+    for ext in (".gz", ".bz2", ".xz", ".tgz", ".tar", ".zip"):
+        stem = stem[: -len(ext)] if stem.lower().endswith(ext) else stem
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:64] or "my_images"
+
+
+def name_problem(name: str, out: Path, replace: bool) -> str | None:
+    if not NAME_RE.fullmatch(name):
+        return "the name may use letters, digits, - and _ only (at most 64 characters)"
+    if out.exists() and not replace:
+        return f"{out.name} already exists: tick 'Replace it' or choose another name"
+    return None
+
+
+def run_pack(src: Path, out: Path, opts: PackOptions):
+    """Pack in this script run, moving the progress bar from pack's callback (same thread)."""
+    bar = st.progress(0.0, text="Looking for images…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"Packing: {done:,} / {total:,} images")
+
+    report = pack(src, out, opts, progress=progress)
+    bar.progress(1.0, text=f"Packed {report.n_images:,} images")
+    return report
+
+
+def pack_section(root: Path) -> None:
+    st.subheader("Pack your images")
+    st.caption("Many small image files are slow to read; ganlab packs them once into one HDF5 file "
+               "(uint8, chunked for random batches), as Make Your Own GAN does for CelebA.")
+    kind = st.radio("Images from", ["upload", "server"], horizontal=True, key="data_src_kind",
+                    format_func=lambda k: {"upload": "an uploaded .zip / .tar",
+                                           "server": "a folder or archive on this server"}[k])
+    upload, server_path = None, ""
+    if kind == "upload":
+        upload = st.file_uploader("Archive of images", type=["zip", "tar", "gz", "tgz", "bz2", "xz"],
+                                  key="data_upload",
+                                  help="Read member by member in memory; nothing is extracted. Paths with '..', "
+                                       "links and non-images are skipped and listed.")
+        source_name = upload.name if upload is not None else ""
+    else:
+        server_path = st.text_input("Folder or archive path on the server", key="data_path",
+                                    placeholder="/home/me/pictures/faces",
+                                    help="Searched recursively for .png, .jpg, .bmp, .gif, .webp, .tif, ...")
+        source_name = server_path
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        size = st.select_slider("Size (px, square)", [8, 16, 28, 32, 48, 64, 96, 128, 256], value=64, key="data_size",
+                                help="DCGAN needs 8, 16, 28, 32, 64, 128, ...")
+    with c2:
+        channels = st.radio("Colour", [3, 1], horizontal=True, key="data_channels",
+                            format_func=lambda c: "RGB" if c == 3 else "grayscale")
+    with c3:
+        crop = st.radio("Shape", ["center", "none"], horizontal=True, key="data_crop",
+                        format_func=lambda c: "centre crop" if c == "center" else "squash")
+    with c4:
+        labels = st.radio("Labels", ["none", "from-folders"], horizontal=True, key="data_labels",
+                          format_func=lambda c: "none" if c == "none" else "sub-folder names",
+                          help="from sub-folder names: cats/1.jpg and dogs/2.jpg become classes 'cats' and 'dogs' "
+                               "(needed for conditional GANs).")
+    c1, c2 = st.columns([3, 1])
+    with c1:
+        name = st.text_input("Dataset name", value=default_name(source_name) if source_name else "",
+                             key=f"data_name_{source_name}", placeholder="my_images")
+    out = root / f"{name}.h5"
+    with c2:
+        replace = st.checkbox("Replace it", key="data_replace", disabled=not out.exists() or not name,
+                              help="A dataset of this name exists; packing writes a new file in its place.")
+    problem = None
+    if not source_name:
+        problem = "choose an archive to upload" if kind == "upload" else "type a folder or archive path"
+    else:
+        problem = name_problem(name, out, replace)
+    if problem and source_name:
+        st.warning(f"Cannot pack yet — {problem}.")
+    st.caption(f"Writes `{out if name else root / '<name>.h5'}`; it then appears in the Train page's dataset list.")
+    if st.button("Pack", type="primary", key="data_pack", icon="📦", disabled=problem is not None):
+        opts = PackOptions(size=int(size), channels=int(channels), crop=crop, labels=labels)
+        st.session_state.pop(REPORT, None)
+        with show_errors("Could not pack"):
+            if upload is not None:
+                suffix = "".join(Path(upload.name).suffixes[-2:])
+                with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+                    tmp.write(upload.getbuffer())
+                    tmp.flush()
+                    report = run_pack(Path(tmp.name), out, opts)
+            else:
+                report = run_pack(Path(server_path).expanduser(), out, opts)
+            st.session_state[REPORT] = report
+            st.session_state["data_browse"] = f"hdf5:{out}"
+    show_report(st.session_state.get(REPORT))
+
+
+def show_report(report) -> None:
+    if report is None:
+        return
+    st.success(f"Packed {report.n_images:,} images into `{report.out_path}`.")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Images", f"{report.n_images:,}")
+    c2.metric("Skipped", f"{report.n_skipped:,}")
+    c3.metric("Images/s", f"{report.images_per_s:,.0f}", help=f"{report.seconds:.2f} s with {report.workers} decoding threads")
+    c4.metric("Classes", len(report.class_names) or "—")
+    if report.class_names:
+        st.caption("Classes: " + ", ".join(report.class_names))
+    if report.skipped:
+        with st.expander(f"Skipped files ({report.n_skipped:,})"):
+            st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True, width="stretch")
+    st.page_link("pages/train.py", label=f"Train on it: choose “hdf5: {Path(report.out_path).name}” on the Train page",
+                 icon="🚀")
+
+
+def browse_section(root: Path) -> None:
+    st.subheader("Browse a dataset")
+    options = DATASETS.names() + packed_files(root)
+    if st.session_state.get("data_browse") not in options:
+        st.session_state["data_browse"] = "digits"
+    name = st.selectbox("Dataset", options, key="data_browse",
+                        format_func=lambda n: f"hdf5: {n.rsplit('/', 1)[-1]}" if n.startswith("hdf5:") else n)
+    if name in DATASETS:
+        st.caption(DATASETS.describe(name))
+    try:
+        o = overview_for(name, root)
+    except DataError as e:
+        st.error(str(e))
+        return
+    except Exception as e:  # noqa: BLE001 - a damaged file is a message, never a traceback
+        st.error(f"Could not read {name}: {type(e).__name__}: {e}")
+        return
+    spec = o.spec
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Samples", f"{o.size:,}")
+    c2.metric("Shape", " × ".join(map(str, spec.shape)), help="(channels, height, width) for images")
+    c3.metric("Kind", spec.kind)
+    c4.metric("Classes", spec.num_classes or "—")
+    left, right = st.columns([3, 2])
+    with left:
+        if spec.kind == "images":
+            grid = plots.image_grid(o.samples, nrow=8)
+            st.image(grid, caption=f"{len(o.samples)} random samples", width="stretch")
+        elif spec.shape == (2,):
+            st.plotly_chart(plots.points_figure(o.samples, None, title=f"{len(o.samples)} samples"), key="data_pts",
+                            **CHART)
+        else:
+            st.dataframe(np.round(o.samples[:32], 3), width="stretch")
+    with right:
+        if o.label_counts is not None:
+            st.plotly_chart(label_histogram(o.label_counts, spec), key="data_hist", **CHART)
+        else:
+            st.caption("No labels: conditional GANs need a labelled dataset (pack with labels from sub-folders).")
+        meta = {k: v for k, v in o.meta.items() if k in ("path", "source", "created", "n_skipped", "options")}
+        if meta:
+            st.json(meta, expanded=False)
+
+
+st.title("📦 Data")
+data_root = get_manager().data_root
+pack_section(data_root)
+st.divider()
+browse_section(data_root)

@@ -1,0 +1,98 @@
+"""AppTest: the Data page packs a folder from a server path, reports it, and browses datasets."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Cached managers and overviews are per process; each test has its own GANLAB_DATA."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _data_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _folder(root: Path, n: int = 12) -> Path:
+    """n small PNGs in two class folders, plus one file that is not an image."""
+    rng = np.random.RandomState(0)
+    for i in range(n):
+        d = root / ("cats" if i % 3 else "dogs")
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.randint(0, 255, (20, 24, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    (root / "cats" / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+def test_page_loads_and_browses_digits():
+    """No packed data yet: the page loads, the browser shows digits with its label histogram."""
+    at = _data_page()
+    assert not at.error
+    assert at.selectbox(key="data_browse").value == "digits"
+    assert [m.value for m in at.metric][:2] == ["1,797", "1 × 8 × 8"]
+    assert len(at.get("plotly_chart")) == 1 and len(at.get("image")) == 1
+
+
+def test_pack_a_server_folder_shows_the_report(tmp_path):
+    """Pack a folder path: the report counts images and skipped files; the file appears in the browser."""
+    src = _folder(tmp_path / "pics")
+    at = _data_page()
+    at.radio(key="data_src_kind").set_value("server").run()
+    at.text_input(key="data_path").set_value(str(src)).run()
+    at.select_slider(key="data_size").set_value(16).run()
+    at.radio(key="data_labels").set_value("from-folders").run()
+    name = at.text_input(key=f"data_name_{src}")
+    assert name.value == "pics"
+    at.button(key="data_pack").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    out = Path(os.environ["GANLAB_DATA"]) / "pics.h5"
+    assert out.is_file()
+    assert any("Packed 12 images" in s.value for s in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "12" and metrics["Skipped"] == "1" and metrics["Classes"] == "2"
+    assert at.selectbox(key="data_browse").value == f"hdf5:{out}"
+    assert metrics["Samples"] == "12" and metrics["Shape"] == "3 × 16 × 16"
+
+
+def test_bad_folder_path_is_an_error_message(tmp_path):
+    """A path that does not exist: st.error saying so, no exception, no file."""
+    at = _data_page()
+    at.radio(key="data_src_kind").set_value("server").run()
+    at.text_input(key="data_path").set_value(str(tmp_path / "nowhere")).run()
+    at.button(key="data_pack").click().run()
+    assert not at.exception
+    assert any("source not found" in e.value for e in at.error)
+    assert not list(Path(os.environ["GANLAB_DATA"]).glob("*.h5"))
+
+
+def test_bad_name_blocks_pack(tmp_path):
+    src = _folder(tmp_path / "pics", n=3)
+    at = _data_page()
+    at.radio(key="data_src_kind").set_value("server").run()
+    at.text_input(key="data_path").set_value(str(src)).run()
+    at.text_input(key=f"data_name_{src}").set_value("../evil").run()
+    assert any("letters, digits" in w.value for w in at.warning)
+    assert at.button(key="data_pack").disabled
+
+
+def test_missing_mnist_says_what_to_put_where():
+    """Browsing mnist without its files: the DataError's instructions, not a traceback."""
+    at = _data_page()
+    at.selectbox(key="data_browse").set_value("mnist").run()
+    assert not at.exception
+    assert any("put train-images-idx3-ubyte" in e.value for e in at.error)
