@@ -11,11 +11,14 @@ class Stats:
     """Running means of named scalars, accumulated as device tensors (no host sync per step)."""
 
     def __init__(self) -> None:
-        self._sums: dict[str, torch.Tensor] = {}
-        self._counts: dict[str, int] = {}
+        self._sums: dict[str | tuple[str, ...], torch.Tensor] = {}
+        self._counts: dict[str | tuple[str, ...], int] = {}
 
-    def report(self, name: str, value: torch.Tensor) -> None:
+    def report(self, name: str | tuple[str, ...], value: torch.Tensor) -> None:
+        """One scalar; or several at once: a tuple of names and a (len(names),) tensor (one add, not many)."""
         v = value.detach().float()
+        if isinstance(name, tuple):
+            assert v.shape == (len(name),), f"{len(name)} names need a ({len(name)},) tensor, got {tuple(v.shape)}"
         if name in self._sums:
             self._sums[name] = self._sums[name] + v
             self._counts[name] += 1
@@ -26,9 +29,11 @@ class Stats:
         """Means since the last collect; this is the tick's single CPU-GPU sync point."""
         if not self._sums:
             return {}
-        names = list(self._sums)
-        values = torch.stack([self._sums[n] for n in names]).tolist()  # note: the sync
-        out = {n: v / self._counts[n] for n, v in zip(names, values)}
+        keys = list(self._sums)
+        values = torch.cat([self._sums[k].reshape(-1) for k in keys]).tolist()  # note: the sync
+        names = [n for k in keys for n in (k if isinstance(k, tuple) else (k,))]
+        counts = [self._counts[k] for k in keys for _ in (k if isinstance(k, tuple) else (k,))]
+        out = {n: v / c for n, v, c in zip(names, values, counts)}
         self._sums.clear()
         self._counts.clear()
         return out

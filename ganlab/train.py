@@ -7,6 +7,7 @@ and the CLI: it never knows a GUI exists.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from contextlib import nullcontext
 from typing import Any, Callable, Optional
@@ -40,19 +41,128 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _optimizer(cfg: RunConfig, params, lr: float) -> torch.optim.Optimizer:
+NEVER = 2 ** 62  # "no non-finite loss yet" in Trainer._bad
+
+
+def default_threads() -> int:
+    """CPU threads for one run: $GANLAB_THREADS, else half the CPUs this process may use (at least 1).
+
+    Measured on a shared 2-core box (bench/RESULTS.md): with two OpenMP threads, any other busy
+    process (the UI, a browser, a second run) stalls every parallel region, and a step can take 10x
+    longer than with one thread; tiny models never use a second thread at all. Half the cores
+    keeps that headroom on bigger machines. The count is fixed per machine, so runs stay reproducible.
+    """
+    env = os.environ.get("GANLAB_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, n // 2)
+
+
+class _Threads:
+    """Run a block with `n` intra-op threads in the calling thread only (torch's setting is per thread).
+
+    A fresh one per block (it holds the previous count), so it is safe from any thread.
+    """
+
+    def __init__(self, n: Optional[int]):
+        self.n, self.prev = n, None
+
+    def __enter__(self) -> None:
+        if self.n is not None and torch.get_num_threads() != self.n:
+            self.prev = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc) -> None:
+        if self.prev is not None:
+            torch.set_num_threads(self.prev)
+            self.prev = None
+
+
+def _optimizer(cfg: RunConfig, params: list, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    # fused Adam/SGD: one kernel for all tensors (3x less time than foreach for a tiny net on the CPU)
+    fast = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), **fast)
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, foreach=True)
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, foreach=True)
+        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, foreach=True)  # has no fused kernel
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, **fast)
 
 
-def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
+class _Stepper:
+    """`opt.step()`, minus torch's per-call Python bookkeeping when the optimizer is a plain fused Adam.
+
+    It calls the kernel torch's fused Adam calls, on the optimizer's own state tensors, so
+    state_dict(), resume and the numbers are unchanged (tests/test_speed_equivalence.py checks
+    bit-identity); it saves ~60 µs a call, which is ~10% of a d2l-sized iteration. Anything
+    unusual (a first step, amsgrad, a parameter without a gradient, hooks) goes through opt.step().
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer):
+        self.opt, self.plan = opt, None
+
+    def __call__(self) -> None:
+        plan, opt = self.plan, self.opt
+        if plan is None or any(p.grad is None for p in plan[0]) or opt._optimizer_step_pre_hooks \
+                or opt._optimizer_step_post_hooks:
+            opt.step()
+            self.plan = self._plan()
+            return
+        params, avgs, sqs, steps, g = plan
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_(params, [p.grad for p in params], avgs, sqs, [], steps, amsgrad=False, lr=g["lr"],
+                           beta1=g["betas"][0], beta2=g["betas"][1], weight_decay=g["weight_decay"], eps=g["eps"],
+                           maximize=False)
+
+    def reset(self) -> None:
+        """Forget the cached state lists (after load_state_dict replaced them)."""
+        self.plan = None
+
+    def _plan(self):
+        opt = self.opt
+        if type(opt) is not torch.optim.Adam or len(opt.param_groups) != 1:
+            return None
+        g = opt.param_groups[0]
+        if (not g.get("fused") or g["amsgrad"] or g["maximize"] or g["differentiable"] or g["capturable"]
+                or g.get("decoupled_weight_decay") or torch.is_tensor(g["lr"]) or torch.is_tensor(g["betas"][0])):
+            return None
+        params = list(g["params"])
+        states = [opt.state.get(p, {}) for p in params]
+        if not params or any("exp_avg" not in st for st in states) or len({(p.device, p.dtype) for p in params}) != 1:
+            return None
+        return (params, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
+                [st["step"] for st in states], g)
+
+
+def _joint_ok(d: torch.nn.Module) -> bool:
+    """True when D treats samples independently, so real and fake can share one forward pass.
+
+    Batch norm mixes the samples of a batch, and spectral norm's power iteration advances once
+    per call: with either, D must see real and fake in two separate calls, as written.
+    """
+    return not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or torch.nn.utils.parametrize.is_parametrized(m)
+                   for m in d.modules())
+
+
+def _grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def _clear_grads(params: list[torch.Tensor]) -> None:
+    """zero_grad(set_to_none=True) without the optimizer's per-call bookkeeping."""
+    for p in params:
+        p.grad = None
+
+
+def _requires_grad(params: list[torch.Tensor], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
 
 
 class Trainer:
@@ -70,13 +180,18 @@ class Trainer:
         fmt = torch.channels_last if self.conv else torch.contiguous_format
         self.G, self.D = g.to(self.device, memory_format=fmt), d.to(self.device, memory_format=fmt)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
-        self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.lr_g)
-        self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.lr_d)
+        self._g_params, self._d_params = list(self.G.parameters()), list(self.D.parameters())  # cached: no rebuild per step
+        self._ema_params = list(self.G_ema.parameters()) if self.G_ema is not None else []
+        self.opt_g = _optimizer(cfg, self._g_params, cfg.lr_g, self.device)
+        self.opt_d = _optimizer(cfg, self._d_params, cfg.lr_d, self.device)
+        self._step_g, self._step_d = _Stepper(self.opt_g), _Stepper(self.opt_d)
+        self.joint = _joint_ok(self.D)  # one D pass over [real; fake] in the D step
+        self.threads = default_threads() if self.device.type == "cpu" else None  # intra-op threads for its work
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)  # data order, z, labels, GP
         self.hparams = {"lr_d": cfg.lr_d, "lr_g": cfg.lr_g, "d_steps": cfg.d_steps}
         self.step, self.elapsed = 0, 0.0
         self.stats = Stats()
-        self._bad = torch.full((2,), -1, dtype=torch.long, device=self.device)  # first non-finite step of D, G
+        self._bad = torch.full((2,), NEVER, dtype=torch.long, device=self.device)  # first non-finite step of D, G
         self._setup_precision()
         self.fixed_z, self.fixed_y = self._fixed_latents()
 
@@ -136,33 +251,44 @@ class Trainer:
         return x, (y if self.num_classes else None)
 
     # ------------------------------------------------------------ the game
-    def d_step(self, measure: bool) -> None:
+    def d_step(self, measure: bool) -> torch.Tensor:
+        """One D update; returns its loss (a device scalar: no sync)."""
         # (1) a real batch and a fake batch; G is frozen here, so no graph through it
         x, y = self._real()
         with torch.no_grad(), self.autocast():
             fake = self.g_fwd(self.sample_z(len(x)), y)
         # (2) D's loss: real up, fake down (the loss says how), plus separate penalties
         with self.autocast():
-            real_out, fake_out = self.d_fwd(x, y).float(), self.d_fwd(fake, y).float()
+            real_out, fake_out, means = self._judge(x, fake, y)
         loss = self.loss.d_loss(real_out, fake_out, margin=self.cfg.margin, real_x=x, fake_x=fake.float())
-        self.stats.report("Loss/D", loss)
         total = loss + self._penalties(x, fake, y)
         # (3) update D
-        self.opt_d.zero_grad(set_to_none=True)
+        _clear_grads(self._d_params)
         total.backward()
         if measure:
-            self.stats.report("Grad/D", _grad_norm(self.D))
-        self.opt_d.step()
+            self.stats.report("Grad/D", _grad_norm(self._d_params))
+        self._step_d()
         if self.loss.clip_weights:  # WGAN: keep the critic Lipschitz the crude way
             with torch.no_grad():
-                params = list(self.D.parameters())
-                torch._foreach_clamp_min_(params, -self.cfg.clip_value)
-                torch._foreach_clamp_max_(params, self.cfg.clip_value)
-        self.stats.report("D/real", d_prob(self.loss, real_out).mean())
-        self.stats.report("D/fake", d_prob(self.loss, fake_out).mean())
+                torch._foreach_clamp_min_(self._d_params, -self.cfg.clip_value)
+                torch._foreach_clamp_max_(self._d_params, self.cfg.clip_value)
+        # D(x), D(G(z)) (and the critic's W estimate) in one vector: one accumulate per step
         if self.loss.d_output == "critic":
-            self.stats.report("W", real_out.mean() - fake_out.mean())
-        self._mark_bad(0, loss)
+            self.stats.report(("Loss/D", "D/real", "D/fake", "W"),
+                              torch.cat([loss.detach().reshape(1), means, (means[0] - means[1]).reshape(1)]))
+        else:
+            self.stats.report(("Loss/D", "D/real", "D/fake"), torch.cat([loss.detach().reshape(1), means]))
+        return loss
+
+    def _judge(self, x: torch.Tensor, fake: torch.Tensor, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D's raw outputs on real and fake (B,) each, and the mean of what the charts call D(x), D(G(z))."""
+        if self.joint:  # D is per-sample: one pass over (2B, ...) costs half the kernel launches
+            n = len(x)
+            out = self.d_fwd(torch.cat([x, fake.to(x.dtype)]), None if y is None else torch.cat([y, y])).float()
+            return out[:n], out[n:], d_prob(self.loss, out).view(2, n).mean(1)
+        real_out, fake_out = self.d_fwd(x, y).float(), self.d_fwd(fake, y).float()
+        means = torch.stack([d_prob(self.loss, real_out).mean(), d_prob(self.loss, fake_out).mean()])
+        return real_out, fake_out, means
 
     def _penalties(self, x: torch.Tensor, fake: torch.Tensor, y) -> torch.Tensor | float:
         """Gradient penalties in fp32 (double backward under bf16 is not safe)."""
@@ -178,49 +304,57 @@ class Trainer:
             pen = pen + 0.5 * self.cfg.r1_weight * r1
         return pen
 
-    def g_step(self, measure: bool) -> None:
-        # (1) fresh z through G; D judges the fakes (D's weights are not updated here)
+    def g_step(self, measure: bool) -> torch.Tensor:
+        """One G update; returns its loss (a device scalar: no sync)."""
+        # (1) fresh z through G; D judges the fakes. D's weights are not updated here, so their
+        #     gradients are not even computed (requires_grad off): only the path back to G is
         n = self.cfg.batch_size
         y = self._fake_labels(n)
-        with self.autocast():
-            fake = self.g_fwd(self.sample_z(n), y)
-            fake_out = self.d_fwd(fake, y).float()
-        # (2) G's loss: make D call the fakes real
-        loss = self.loss.g_loss(fake_out)
-        self.stats.report("Loss/G", loss)
-        # (3) update G only (D's grads from this pass are discarded by D's next zero_grad)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
+        _requires_grad(self._d_params, False)
+        try:
+            with self.autocast():
+                fake = self.g_fwd(self.sample_z(n), y)
+                fake_out = self.d_fwd(fake, y).float()
+            # (2) G's loss: make D call the fakes real
+            loss = self.loss.g_loss(fake_out)
+            # (3) update G only
+            _clear_grads(self._g_params)
+            loss.backward()
+        finally:
+            _requires_grad(self._d_params, True)
         if measure:
-            self.stats.report("Grad/G", _grad_norm(self.G))
-        self.opt_g.step()
+            self.stats.report("Grad/G", _grad_norm(self._g_params))
+        self._step_g()
         if self.G_ema is not None:
             self._update_ema()
-        self._mark_bad(1, loss)
+        self.stats.report("Loss/G", loss)
+        return loss
 
     def _update_ema(self) -> None:
         with torch.no_grad():
-            ema, cur = list(self.G_ema.parameters()), list(self.G.parameters())
-            torch._foreach_lerp_(ema, cur, 1.0 - self.cfg.ema)
+            torch._foreach_lerp_(self._ema_params, self._g_params, 1.0 - self.cfg.ema)
             for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
                 b_ema.copy_(b)
 
-    def _mark_bad(self, i: int, loss: torch.Tensor) -> None:
-        # remember the first step whose loss was not finite, without a host sync
-        self._bad[i] = torch.where((self._bad[i] < 0) & ~torch.isfinite(loss.detach()), self.step + 1, self._bad[i])
+    def _mark_bad(self, d_loss: torch.Tensor, g_loss: torch.Tensor) -> None:
+        # remember the first step whose D or G loss was not finite, without a host sync
+        losses = torch.stack([d_loss.detach(), g_loss.detach()]).float()  # (2,)
+        torch.minimum(self._bad, torch.where(torch.isfinite(losses), NEVER, self.step + 1), out=self._bad)
 
     def train_step(self, measure: bool = False) -> None:
         """One iteration: k D-steps, then one G-step."""
-        for _ in range(self.hparams["d_steps"]):
-            self.d_step(measure)
-        self.g_step(measure)
+        with _Threads(self.threads):
+            d_losses = [self.d_step(measure) for _ in range(self.hparams["d_steps"])]
+            g_loss = self.g_step(measure)
+            # a sum is non-finite when any term is (k > 1 D steps share one flag)
+            self._mark_bad(d_losses[0] if len(d_losses) == 1 else torch.stack(d_losses).sum(), g_loss)
         self.step += 1
 
     # ------------------------------------------------------------ ticks
     def collect(self) -> dict[str, Any]:
         """One record for stats.jsonl; raises Diverged when a loss or weight is not finite."""
         rec: dict[str, Any] = {"step": self.step, **self.stats.collect()}
-        bad_d, bad_g = self._bad.tolist()
+        bad_d, bad_g = (b if b < NEVER else -1 for b in self._bad.tolist())
         if bad_d > 0 or bad_g > 0 or non_finite(rec):
             net, step = ("D", bad_d) if bad_d > 0 and (bad_g < 0 or bad_d <= bad_g) else ("G", bad_g)
             raise Diverged(step if step > 0 else self.step, net, "loss became NaN or infinite")
@@ -237,8 +371,9 @@ class Trainer:
         was = g.training
         g.eval()
         try:
-            return torch.cat([g(z[i:i + 1024], None if y is None else y[i:i + 1024]).float()
-                              for i in range(0, len(z), 1024)])
+            with _Threads(self.threads):
+                return torch.cat([g(z[i:i + 1024], None if y is None else y[i:i + 1024]).float()
+                                  for i in range(0, len(z), 1024)])
         finally:
             g.train(was)
 
@@ -266,11 +401,13 @@ class Trainer:
             self.G_ema.load_state_dict(state["G_ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        self._step_g.reset()
+        self._step_d.reset()
         self.gen.set_state(state["rng"]["gen"].cpu() if self.device.type == "cpu" else state["rng"]["gen"])
         torch.set_rng_state(state["rng"]["torch"])
         self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
         self.set_hparams(**state["hparams"])
-        self._bad.fill_(-1)
+        self._bad.fill_(NEVER)
 
 
 def to_storage(x: torch.Tensor, spec) -> np.ndarray:
