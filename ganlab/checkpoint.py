@@ -22,7 +22,10 @@ def load_checkpoint_file(path: Path, map_location="cpu") -> dict[str, Any]:
     """torch.load(weights_only=True): a crafted pickle is refused, never run; then check the keys."""
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError) as e:
+    except pickle.UnpicklingError:  # torch's own text suggests weights_only=False: exactly what we must not do
+        raise RunError(f"{path.name} was refused: it holds objects other than tensors and plain values, and "
+                       f"loading it could run code; ganlab never loads such a file") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RunError(f"{path.name} is not a ganlab checkpoint that can be loaded safely ({first[:200]})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):

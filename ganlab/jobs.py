@@ -18,7 +18,7 @@ from .config import ConfigError, RunConfig
 from .data import DataError
 from .paths import data_root as default_data_root
 from .paths import runs_dir as default_runs_dir
-from .run import Run, RunError, list_runs
+from .run import LIVE_STATES, OWNER, NonFiniteWeights, Run, RunError, list_runs
 
 HISTORY_LIMIT = 4000  # records kept in memory per run; older ones are thinned (disk keeps all)
 PREVIEW_INTERVAL = 0.5  # seconds between live previews (G on the fixed batch, D's surface)
@@ -47,6 +47,7 @@ class Job:
     run: Run
     cfg: RunConfig
     resume: bool = False
+    lr_scale: Optional[float] = None  # multiplies the learning rates in effect at the checkpoint, after loading it
     thread: Optional[threading.Thread] = None
     stop: threading.Event = field(default_factory=threading.Event)
     pause: threading.Event = field(default_factory=threading.Event)
@@ -91,24 +92,29 @@ class JobManager:
         return self._launch(Job(run, cfg))
 
     def resume(self, run_id: str, *, lr_scale: Optional[float] = None) -> str:
-        """Continue a stopped, interrupted, failed or diverged run from its last checkpoint."""
+        """Continue a stopped, interrupted, failed or diverged run from its last good checkpoint.
+
+        lr_scale (e.g. 0.5 after a divergence) multiplies the learning rates the run had at that
+        checkpoint (live edits included), applied after the checkpoint is loaded, so it sticks.
+        """
+        if lr_scale is not None and not (0 < lr_scale <= 10):
+            raise ConfigError(f"lr_scale: {lr_scale!r} must be > 0 and <= 10")
         with self._lock:
             job = self._jobs.get(run_id)
             if job and job.thread and job.thread.is_alive():
-                if job.pause.is_set() and not job.diverged:
+                if job.pause.is_set() and not job.diverged and lr_scale is None:
                     job.pause.clear()
                     return run_id
                 raise RunError(f"{run_id} is still running")
         run = Run.open(self.runs_dir / run_id)
         cfg = run.config()
-        if lr_scale is not None:
-            cfg = cfg.replace(lr_d=cfg.lr_d * lr_scale, lr_g=cfg.lr_g * lr_scale)
-        if run.status().get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
+        status = run.status()
+        if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:
+            raise RunError(f"{run_id} is being trained by another process ({status.get('owner')}); "
+                           f"stop it there before resuming it here")
+        if status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
             raise RunError(f"{run_id} has finished all {cfg.steps} steps; start a new run to train longer")
-        new = Job(run, cfg, resume=True)
-        if lr_scale is not None:
-            new.pending = {"lr_d": cfg.lr_d, "lr_g": cfg.lr_g}
-        return self._launch(new)
+        return self._launch(Job(run, cfg, resume=True, lr_scale=lr_scale))
 
     def _launch(self, job: Job) -> str:
         job.thread = threading.Thread(target=self._work, args=(job,), name=f"ganlab-{job.run.id}", daemon=True)
@@ -203,21 +209,26 @@ class JobManager:
             self._set(job, state="running")
             trainer = Trainer(job.cfg, data_root=self.data_root)
             if job.resume:
-                job.history = thin(job.run.history(), HISTORY_LIMIT)
-                job.metrics = job.run.metrics_history()
+                if not job.run.checkpoints():  # nothing to resume from: start over, without stale records
+                    job.run.truncate_history(0)
+                # records past the checkpoint are replayed by the resume (train() drops them on disk)
+                upto = job.run.last_checkpoint_step() or 0
+                job.history = thin([r for r in job.run.history() if r["step"] <= upto], HISTORY_LIMIT)
+                job.metrics = [r for r in job.run.metrics_history() if r.get("step", 0) <= upto]
             with job.lock:
                 job.hparams = dict(trainer.hparams)
             state = train(job.cfg, job.run, trainer=trainer, resume=job.resume,
                           should_stop=lambda: self._should_stop(job, trainer),
                           on_tick=lambda rec, tr: self._on_tick(job, rec, tr))
             self._set(job, state=state, step=trainer.step)
-        except Diverged as e:
+        except (Diverged, NonFiniteWeights) as e:
             job.run.write_status("paused", e.step, error=str(e), diverged=True, network=e.network)
             self._set(job, state="paused", error=str(e), diverged=True)
         except (ConfigError, DataError, RunError) as e:
             self._fail(job, str(e))
         except Exception as e:  # noqa: BLE001 - a failed run must not take the app down
-            detail = "CUDA ran out of memory: lower batch_size or the model width" if _is_oom(e) else f"{type(e).__name__}: {e}"
+            detail = (f"out of memory at step {job.step} (batch_size {job.cfg.batch_size}, device {job.cfg.device}): "
+                      f"lower batch_size or the model width; other runs go on") if _is_oom(e) else f"{type(e).__name__}: {e}"
             self._fail(job, detail, tb=traceback.format_exc())
         finally:
             del trainer
@@ -235,6 +246,11 @@ class JobManager:
 
     def _should_stop(self, job: Job, trainer) -> bool:
         """Called once per iteration: apply hparam changes, honour pause, report stop."""
+        if job.lr_scale is not None:  # first call: the checkpoint (and its learning rates) is loaded now
+            scale, job.lr_scale = job.lr_scale, None
+            with job.lock:
+                job.pending = {"lr_d": trainer.hparams["lr_d"] * scale, "lr_g": trainer.hparams["lr_g"] * scale,
+                               **job.pending}
         if job.pending:
             with job.lock:
                 changes, job.pending = job.pending, {}
@@ -260,6 +276,8 @@ class JobManager:
             job.last_preview = now
         with job.lock:
             job.step = rec["step"]
+            while job.history and job.history[-1]["step"] >= rec["step"]:  # resumed from an older checkpoint
+                job.history.pop()
             job.history.append(rec)
             job.history = thin(job.history, HISTORY_LIMIT)
             if preview is not None:
