@@ -85,7 +85,7 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))}; known fields: {', '.join(sorted(names))}")
         return cls(**{k: coerce(k, v) for k, v in d.items()})
 
     @classmethod
