@@ -100,7 +100,7 @@ def pack_section(root: Path) -> None:
     if problem and source_name:
         st.warning(f"Cannot pack yet — {problem}.")
     st.caption(f"Writes `{out if name else root / '<name>.h5'}`; it then appears in the Train page's dataset list.")
-    if st.button("Pack", type="primary", key="data_pack", icon="📦", disabled=problem is not None):
+    if st.button("Pack", type="primary", key="data_pack", icon=":material/inventory_2:", disabled=problem is not None):
         opts = PackOptions(size=int(size), channels=int(channels), crop=crop, labels=labels)
         st.session_state.pop(REPORT, None)
         with show_errors("Could not pack"):
@@ -132,7 +132,7 @@ def show_report(report) -> None:
         with st.expander(f"Skipped files ({report.n_skipped:,})"):
             st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True, width="stretch")
     st.page_link("pages/train.py", label=f"Train on it: choose “hdf5: {Path(report.out_path).name}” on the Train page",
-                 icon="🚀")
+                 icon=":material/rocket_launch:")
 
 
 def browse_section(root: Path) -> None:
@@ -173,12 +173,14 @@ def browse_section(root: Path) -> None:
             st.plotly_chart(label_histogram(o.label_counts, spec), key="data_hist", **CHART)
         else:
             st.caption("No labels: conditional GANs need a labelled dataset (pack with labels from sub-folders).")
-        meta = {k: v for k, v in o.meta.items() if k in ("path", "source", "created", "n_skipped", "options")}
-        if meta:
-            st.json(meta, expanded=False)
+        if "source" in o.meta:
+            opts = o.meta.get("options") or {}
+            how = ", ".join(f"{k} {opts[k]}" for k in ("size", "channels", "crop", "labels") if k in opts)
+            st.caption(f"Packed from `{o.meta['source']}` on {o.meta.get('created', '?')} ({how}); "
+                       f"{o.meta.get('n_skipped', 0)} files skipped. File: `{o.meta.get('path', '')}`")
 
 
-st.title("📦 Data")
+st.title(":material/database: Data")
 data_root = get_manager().data_root
 pack_section(data_root)
 st.divider()

@@ -17,7 +17,7 @@ SEED_MAX = 2**32 - 1
 
 def need_run(message: str) -> None:
     st.info(message)
-    st.page_link("pages/train.py", label="Start a run on the Train page", icon="🚀")
+    st.page_link("pages/train.py", label="Start a run on the Train page", icon=":material/rocket_launch:")
     st.stop()
 
 
@@ -43,10 +43,10 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
         show_strip(x, captions)
         c1, c2, _ = st.columns([1, 1, 4])
         c1.download_button("PNG", strip_png(x), file_name=png_name(rid, what), mime="image/png",
-                           key=f"png_{what}", icon="⬇️", on_click="ignore")
+                           key=f"png_{what}", icon=":material/download:", on_click="ignore")
         if gif:
             c2.download_button("GIF", gif_of(x), file_name=png_name(rid, what)[:-4] + ".gif", mime="image/gif",
-                               key=f"gif_{what}", icon="🎞️", on_click="ignore")
+                               key=f"gif_{what}", icon=":material/movie:", on_click="ignore")
         return
     real = real_points(ex.cfg.dataset)
     if ex.spec.shape == (2,):
@@ -58,7 +58,7 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
         st.caption("Rows of the heatmap, top to bottom: " + ", ".join(captions))
     st.plotly_chart(fig, key=f"fig_{what}", **CHART)
     st.download_button("CSV", points_csv(x, captions), file_name=png_name(rid, what)[:-4] + ".csv",
-                       mime="text/csv", key=f"csv_{what}", icon="⬇️", on_click="ignore")
+                       mime="text/csv", key=f"csv_{what}", icon=":material/download:", on_click="ignore")
 
 
 def use_seed(key: str, seed: int) -> None:
@@ -132,7 +132,7 @@ def arithmetic_tab(ex) -> None:
         cols[-1].image(tiles(ar.result, min_tile=96)[0], caption=ar.text(), width="stretch")
         both = np.concatenate([ar.operands, ar.result])
         st.download_button("PNG", strip_png(both), file_name=png_name(ex_run.id, "arithmetic"), mime="image/png",
-                           key="png_arith", icon="⬇️", on_click="ignore")
+                           key="png_arith", icon=":material/download:", on_click="ignore")
     else:
         show_samples(ex, np.concatenate([ar.operands, ar.result]), names + [ar.text()],
                      title=f"Seed arithmetic: {ar.text()}", what="arithmetic")
@@ -190,13 +190,13 @@ def timelapse(ex, live: bool) -> None:
         if live:
             st.caption("This run is still training: the GIF holds the snapshots written so far.")
         st.download_button("Time-lapse GIF", lambda: timelapse_gif(ex_run), file_name=png_name(ex_run.id, "timelapse")[:-4] + ".gif",
-                           mime="image/gif", key="gif_timelapse", icon="🎞️", on_click="ignore",
+                           mime="image/gif", key="gif_timelapse", icon=":material/movie:", on_click="ignore",
                            help="Made when you click: every snapshot of samples.h5 (at most 120, evenly spaced).")
 
 
 # ---------------------------------------------------------------- the page
 
-st.title("🧭 Latent space")
+st.title(":material/explore: Latent space")
 st.caption("Walk the latent space of a trained generator: a seed is a latent's identity, so every sample "
            "here can be found again by its seed.")
 run_id = selected_run_id()
@@ -216,9 +216,10 @@ state = snap.state if snap is not None else ex_run.status().get("state", "interr
 is_live = state in LIVE_STATES and snap is not None
 note = (f" — the run is {state} at step {snap.step:,}; G is reloaded when the next checkpoint "
         f"(every {ex.cfg.checkpoint_every:,} steps) is written" if is_live else "")
-st.markdown(f"**{run_id}** · {ex.cfg.dataset} · {ex.cfg.arch} · {ex.cfg.loss} · z has {ex.latent_dim} dimensions "
+dataset = "hdf5: " + ex.cfg.dataset.rsplit("/", 1)[-1] if ex.cfg.dataset.startswith("hdf5:") else ex.cfg.dataset
+st.markdown(f"**{run_id}** · {dataset} · {ex.cfg.arch} · {ex.cfg.loss} · z has {ex.latent_dim} dimensions "
             f"({ex.cfg.latent_dist}) · G as of step **{ex.step:,}**{note}")
-if is_live and st.button("Reload", key="lat_reload", icon="🔄", help="Pick up a newer checkpoint."):
+if is_live and st.button("Reload", key="lat_reload", icon=":material/refresh:", help="Pick up a newer checkpoint."):
     st.rerun()
 
 tabs = st.tabs(["Interpolation", "Seed arithmetic", "Dimension walk", "Random grid"])

@@ -70,9 +70,11 @@ def strip_png(x: np.ndarray, nrow: Optional[int] = None) -> bytes:
     return plots.grid_png_bytes(plots.image_grid(x, nrow=nrow or len(x)))
 
 
-def show_strip(x: np.ndarray, captions: Sequence[str], width: int = 96) -> None:
-    """Images side by side, each with its caption (a seed, a t, a value)."""
-    st.image(tiles(x), caption=list(captions), width=width)
+def show_strip(x: np.ndarray, captions: Sequence[str], width: int = 96, row: int = 820) -> None:
+    """Images side by side, each with its caption (a seed, a t, a value); up to ~12 fit one
+    `row` px wide line (narrower tiles), more wrap as a grid."""
+    n = min(len(x), 12)
+    st.image(tiles(x), caption=list(captions), width=max(48, min(width, row // max(n, 1) - 8)))
 
 
 def gif_of(x: np.ndarray, duration_ms: int = 120, bounce: bool = True) -> bytes:
