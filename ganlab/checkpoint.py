@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from .data.base import DataSpec
 from .run import RunError
 
 FORMAT = 1
+# Model initialisation draws from torch's one global RNG. Two threads building models at once (two runs
+# started together, or Explore rebuilding G while a run starts) would interleave their draws, and the
+# same config and seed would no longer give the same weights. Every build in this process holds it.
+RNG_LOCK = threading.RLock()
 REQUIRED = ("format", "version", "step", "config", "spec", "G", "D", "opt_g", "opt_d", "rng", "fixed_z", "hparams")
 
 
@@ -84,7 +89,7 @@ def _shape_models(cfg: RunConfig, spec: DataSpec) -> tuple[torch.nn.Module, torc
         with torch.device("meta"):
             return build_models(cfg, spec)
     except (RuntimeError, NotImplementedError):
-        with torch.random.fork_rng(devices=[]):
+        with RNG_LOCK, torch.random.fork_rng(devices=[]):
             return build_models(cfg, spec)
 
 
@@ -140,7 +145,8 @@ def generator_from_checkpoint(state: dict[str, Any], device="cpu", ema: bool = T
     except ConfigError as e:
         raise RunError(f"checkpoint config is unreadable: {e}") from None
     spec = spec_from_dict(state["spec"])
-    g, _ = build_models(cfg.replace(spectral_norm=False), spec)
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):  # its init is overwritten: leave the global RNG alone
+        g, _ = build_models(cfg.replace(spectral_norm=False), spec)
     weights = state.get("G_ema") if ema and state.get("G_ema") is not None else state["G"]
     try:
         g.load_state_dict(weights)

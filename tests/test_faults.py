@@ -120,6 +120,49 @@ def test_sigkill_inside_a_checkpoint_write_then_job_manager_resume(tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == 150  # the live history has no replayed duplicates
 
 
+APP = textwrap.dedent("""
+    import sys, threading
+    from ganlab.config import RunConfig
+    from ganlab.jobs import JobManager
+    jm = JobManager(sys.argv[1])
+    for seed in (0, 1):
+        jm.start(RunConfig.from_json(sys.argv[2]).replace(seed=seed))
+    threading.Event().wait()  # the app serves pages until it is killed
+""")
+
+
+def test_app_killed_with_two_runs_mid_flight_then_a_new_app_resumes_both_exactly(tmp_path):
+    """The process holding the JobManager dies (kill -9): a new one lists both runs as interrupted and resumes them."""
+    runs = tmp_path / "runs"
+    cfg = RunConfig(steps=1_000_000, **TINY)
+    app = subprocess.Popen([sys.executable, "-c", APP, str(runs), cfg.to_json()], cwd=ROOT, env=ENV)
+    try:
+        _wait_for(lambda: len(list(runs.glob("*/checkpoints/ckpt-*.pt"))) >= 2 and
+                  all(Run(d).checkpoints() for d in runs.iterdir()), 120, "a checkpoint in both runs")
+    finally:
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+    jm = JobManager(runs)
+    listed = jm.runs()
+    assert len(listed) == 2 and {r.status()["state"] for r in listed} == {"interrupted"} and jm.live_ids() == []
+    targets = {}
+    for r in listed:
+        targets[r.id] = r.last_checkpoint_step() + 40
+        jm.resume(r.id)
+    for r in listed:
+        _wait_for(lambda: jm.snapshot(r.id).step >= targets[r.id], 120, f"{r.id} to pass its target")
+        jm.stop(r.id)
+        assert jm.wait(r.id, 60) == "stopped"
+    for r in listed:
+        seed = r.config().seed
+        recs = _records(r)
+        straight = RunConfig(steps=recs[-1]["step"], **{**TINY, "seed": seed})
+        ref = Run.create(tmp_path / f"straight{seed}", straight)
+        train(straight, ref)
+        assert recs == _records(ref)
+        assert r.status()["state"] == "stopped"
+
+
 def _nan_at(monkeypatch, step: int, net: str = "G") -> None:
     """Poison one network's weights right before iteration `step`, as a huge lr would."""
     orig = Trainer.train_step
