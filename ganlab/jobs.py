@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .checkpoint import RNG_LOCK
 from .config import ConfigError, RunConfig
 from .data import DataError
 from .paths import data_root as default_data_root
@@ -208,8 +207,7 @@ class JobManager:
         trainer = None
         try:
             self._set(job, state="running")
-            with RNG_LOCK:  # seeding + model init use the global RNG: one run at a time, or seeds mix
-                trainer = Trainer(job.cfg, data_root=self.data_root)
+            trainer = Trainer(job.cfg, data_root=self.data_root)  # model init holds checkpoint.RNG_LOCK
             if job.resume:
                 if not job.run.checkpoints():  # nothing to resume from: start over, without stale records
                     job.run.truncate_history(0)

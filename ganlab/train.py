@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .checkpoint import FORMAT, spec_to_dict
+from .checkpoint import FORMAT, RNG_LOCK, spec_to_dict
 from .config import RunConfig
 from .data import Dataset, load_dataset
 from .latent import z_batch
@@ -174,8 +174,9 @@ class Trainer:
         self.loss = LOSSES.get(cfg.loss)
         self.data = dataset or load_dataset(cfg.dataset, self.device, seed=cfg.seed, root=data_root, download=download)
         self.spec = self.data.spec
-        torch.manual_seed(cfg.seed)  # model init
-        g, d = build_models(cfg, self.spec)
+        with RNG_LOCK:  # model init uses the global RNG: one build at a time in this process, or seeds mix
+            torch.manual_seed(cfg.seed)
+            g, d = build_models(cfg, self.spec)
         self.conv = cfg.arch == "dcgan"  # channels_last: faster convs on CUDA, and via oneDNN on the CPU (+13% dcgan32)
         fmt = torch.channels_last if self.conv else torch.contiguous_format
         self.G, self.D = g.to(self.device, memory_format=fmt), d.to(self.device, memory_format=fmt)
@@ -404,7 +405,8 @@ class Trainer:
         self._step_g.reset()
         self._step_d.reset()
         self.gen.set_state(state["rng"]["gen"].cpu() if self.device.type == "cpu" else state["rng"]["gen"])
-        torch.set_rng_state(state["rng"]["torch"])
+        with RNG_LOCK:
+            torch.set_rng_state(state["rng"]["torch"])
         self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
         self.set_hparams(**state["hparams"])
         self._bad.fill_(NEVER)
