@@ -152,6 +152,12 @@ def browse_section(root: Path) -> None:
     except Exception as e:  # noqa: BLE001 - a damaged file is a message, never a traceback
         st.error(f"Could not read {name}: {type(e).__name__}: {e}")
         return
+    with show_errors(f"Could not show {name}"):
+        show_overview(o)
+
+
+def show_overview(o) -> None:
+    """Facts, a sample grid (or scatter / table) and the label histogram of one dataset."""
     spec = o.spec
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Samples", f"{o.size:,}")

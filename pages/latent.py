@@ -41,11 +41,11 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
     rid = ex_run.id
     if ex.kind == "images":
         show_strip(x, captions)
-        c1, c2, _ = st.columns([1, 1, 4])
-        c1.download_button("PNG", strip_png(x), file_name=png_name(rid, what), mime="image/png",
+        row = st.container(horizontal=True)
+        row.download_button("PNG", strip_png(x), file_name=png_name(rid, what), mime="image/png",
                            key=f"png_{what}", icon=":material/download:", on_click="ignore")
         if gif:
-            c2.download_button("GIF", gif_of(x), file_name=png_name(rid, what)[:-4] + ".gif", mime="image/gif",
+            row.download_button("GIF", gif_of(x), file_name=png_name(rid, what)[:-4] + ".gif", mime="image/gif",
                                key=f"gif_{what}", icon=":material/movie:", on_click="ignore")
         return
     real = real_points(ex.cfg.dataset)

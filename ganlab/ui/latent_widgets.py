@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-import plotly.graph_objects as go
+import pandas  # noqa: F401 - before plotly: its lazy `get_module("pandas")` can return a module another
+import plotly.graph_objects as go  # thread is still importing ("partially initialized module 'pandas'")
 import streamlit as st
 
 from .. import plots
