@@ -29,6 +29,11 @@ def class_select(ex, label: str, key: str, default: int = 0):
                         format_func=lambda c: f"{c}: {ex.class_name(c)}" if ex.class_name(c) != str(c) else str(c))
 
 
+def class_select_narrow(ex, label: str, key: str, default: int = 0):
+    with st.columns([1, 3])[0]:
+        return class_select(ex, label, key, default)
+
+
 def seed_input(label: str, key: str, default: int) -> int:
     return int(st.number_input(label, min_value=0, max_value=SEED_MAX, value=default, step=1, key=key,
                                help="A seed is a latent's identity: the same seed always gives the same z."))
@@ -92,7 +97,7 @@ def interpolation_tab(ex) -> None:
         st.caption("The class input slides from one-hot(A) to one-hot(B). G was trained on one-hot classes "
                    "only, so the middle frames show what it does with inputs it never saw.")
     else:
-        la = lb = class_select(ex, "Class", "lat_class_i")
+        la = lb = class_select_narrow(ex, "Class", "lat_class_i") if ex.conditional else None
     with show_errors("Could not interpolate"):
         x = ex.interpolate(a, b, steps, method, la, lb)
         t = np.linspace(0, 1, steps)
@@ -133,12 +138,19 @@ def arithmetic_tab(ex) -> None:
         both = np.concatenate([ar.operands, ar.result])
         st.download_button("PNG", strip_png(both), file_name=png_name(ex_run.id, "arithmetic"), mime="image/png",
                            key="png_arith", icon=":material/download:", on_click="ignore")
+    elif ex.spec.shape == (2,):
+        fig = labelled_points_figure(ar.operands, names, real=real_points(ex.cfg.dataset), result=ar.result,
+                                     result_label=ar.text(), title=f"Seed arithmetic: {ar.text()}")
+        st.plotly_chart(fig, key="fig_arithmetic", **CHART)
     else:
         show_samples(ex, np.concatenate([ar.operands, ar.result]), names + [ar.text()],
                      title=f"Seed arithmetic: {ar.text()}", what="arithmetic")
+    ratio = ar.result_norm / ar.typical_norm
+    length = ("longer than the latents G saw in training, which alone can push the result off the data"
+              if ratio > 1.25 else "shorter than the latents G saw in training (terms cancel)" if ratio < 0.75
+              else "a typical length")
     st.caption(f"|z| of the result: {ar.result_norm:.2f}; a typical seed's is about {ar.typical_norm:.2f} "
-               f"(operands: {', '.join(f'{n:.2f}' for n in ar.operand_norms)}). Sums of several seeds are "
-               "longer than anything G saw in training, which is part of why results drift.")
+               f"(operands: {', '.join(f'{n:.2f}' for n in ar.operand_norms)}): {length}.")
 
 
 def walk_tab(ex) -> None:
@@ -152,7 +164,7 @@ def walk_tab(ex) -> None:
                            help="z's coordinate is set to each value in turn; N(0, 1) latents mostly lie in ±2.")
     with c4:
         n = st.slider("Steps", 2, 32, 9, key="lat_walk_n")
-    label = class_select(ex, "Class", "lat_class_w")
+    label = class_select_narrow(ex, "Class", "lat_class_w") if ex.conditional else None
     values = np.linspace(lo, hi, n)
     with show_errors("Could not walk"):
         z0 = float(ex.z([seed])[0, dim])

@@ -64,7 +64,7 @@ def _overview(name: str, root: str, stamp: tuple) -> DatasetOverview:
 
 def tiles(x: np.ndarray, min_tile: int = 64) -> list[np.ndarray]:
     """(N, C, H, W) in [0, 1] -> N (H', W', 3) uint8 images, small ones enlarged (nearest)."""
-    return [plots.image_grid(x[i:i + 1], padding=0, min_tile=min_tile) for i in range(len(x))]
+    return [plots.image_grid(x[i:i + 1], padding=2, min_tile=min_tile) for i in range(len(x))]  # white edge
 
 
 def strip_png(x: np.ndarray, nrow: Optional[int] = None) -> bytes:
