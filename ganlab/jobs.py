@@ -118,9 +118,12 @@ class JobManager:
 
     def _launch(self, job: Job) -> str:
         job.thread = threading.Thread(target=self._work, args=(job,), name=f"ganlab-{job.run.id}", daemon=True)
-        with self._lock:
+        with self._lock:  # check and register at once: two Resume clicks (two tabs) start one thread
+            old = self._jobs.get(job.run.id)
+            if old is not None and old.thread is not None and old.thread.is_alive():
+                raise RunError(f"{job.run.id} is still running")
             self._jobs[job.run.id] = job
-        job.thread.start()
+            job.thread.start()
         return job.run.id
 
     def pause(self, run_id: str) -> None:

@@ -392,3 +392,57 @@ def test_resume_refuses_a_run_another_live_process_trains(tmp_path):
     run.status_path.write_text(json.dumps(status))
     with pytest.raises(RunError, match="being trained by another process"):
         JobManager(tmp_path).resume(run.id)
+
+
+def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    """ENOSPC while writing ckpt 100: the run fails with the OS's sentence; ckpt 50 and every other file stay."""
+    import ganlab.run as R
+
+    real = os.fsync
+
+    def full(fd):
+        if Path(f"/proc/self/fd/{fd}").resolve().name.startswith(".ckpt-000000100"):
+            raise OSError(28, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(R.os, "fsync", full)
+    jm = JobManager(tmp_path / "runs")
+    rid = jm.start(RunConfig(steps=150, **TINY))
+    assert jm.wait(rid, 60) == "failed"
+    assert "No space left on device" in jm.snapshot(rid).error
+    run = Run(jm.runs_dir / rid)
+    assert [c.name for c in run.checkpoints()] == ["ckpt-000000050.pt"]
+    assert not list(run.checkpoints_dir.glob(".*"))
+    assert run.status()["state"] == "failed" and [r["step"] for r in run.history()][-1] == 100
+    monkeypatch.undo()
+    jm.resume(rid)
+    assert jm.wait(rid, 60) == "finished"
+    assert _records(run) == _records(_straight(tmp_path, 150))
+
+
+def test_two_resume_clicks_at_once_start_one_thread(tmp_path):
+    """Two tabs press Resume together: one run thread, the other click gets 'still running'."""
+    import threading
+
+    run = _good_run(tmp_path, steps=50)
+    cfg = run.config().replace(steps=400)
+    run.config_path.write_text(cfg.to_json())
+    run.write_status("stopped", 50)
+    jm = JobManager(run.path.parent)
+    barrier, outcomes = threading.Barrier(4), []
+
+    def click():
+        barrier.wait()
+        try:
+            outcomes.append(jm.resume(run.id))
+        except RunError as e:
+            outcomes.append(str(e))
+
+    clicks = [threading.Thread(target=click) for _ in range(4)]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join()
+    assert outcomes.count(run.id) == 1 and sum("still running" in o for o in outcomes) == 3
+    assert jm.wait(run.id, 60) == "finished"
+    assert [r["step"] for r in run.history()] == list(range(10, 401, 10))
