@@ -101,7 +101,7 @@ def interpolation_tab(ex) -> None:
     with show_errors("Could not interpolate"):
         x = ex.interpolate(a, b, steps, method, la, lb)
         t = np.linspace(0, 1, steps)
-        ends = (f"seed {a}", f"seed {b}") if mode == "seeds" else (ex.class_name(la), ex.class_name(lb))
+        ends = (f"seed {a}", f"seed {b}") if mode == "seeds" else (f"class {ex.class_name(la)}", f"class {ex.class_name(lb)}")
         captions = [ends[0] if i == 0 else ends[1] if i == steps - 1 else f"t={v:.2f}" for i, v in enumerate(t)]
         show_samples(ex, x, captions, title=f"{method} from {ends[0]} to {ends[1]}", what=f"{method}-{a}-{b}",
                      path=True, gif=True)
@@ -142,6 +142,9 @@ def arithmetic_tab(ex) -> None:
         fig = labelled_points_figure(ar.operands, names, real=real_points(ex.cfg.dataset), result=ar.result,
                                      result_label=ar.text(), title=f"Seed arithmetic: {ar.text()}")
         st.plotly_chart(fig, key="fig_arithmetic", **CHART)
+        st.download_button("CSV", points_csv(np.concatenate([ar.operands, ar.result]), names + [ar.text()]),
+                           file_name=png_name(ex_run.id, "arithmetic")[:-4] + ".csv", mime="text/csv",
+                           key="csv_arithmetic", icon=":material/download:", on_click="ignore")
     else:
         show_samples(ex, np.concatenate([ar.operands, ar.result]), names + [ar.text()],
                      title=f"Seed arithmetic: {ar.text()}", what="arithmetic")

@@ -96,3 +96,28 @@ def test_missing_mnist_says_what_to_put_where():
     at.selectbox(key="data_browse").set_value("mnist").run()
     assert not at.exception
     assert any("put train-images-idx3-ubyte" in e.value for e in at.error)
+
+
+def test_pack_an_uploaded_zip(tmp_path):
+    """An uploaded .zip is packed from memory; a '..' member is skipped and listed, never written."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(6):
+            png = io.BytesIO()
+            Image.fromarray(np.full((10, 10, 3), 40 * i, np.uint8)).save(png, "PNG")
+            z.writestr(f"sprites/{'a' if i % 2 else 'b'}/{i}.png", png.getvalue())
+        z.writestr("../evil.png", png.getvalue())
+    at = _data_page()
+    at.file_uploader(key="data_upload").upload("sprites.zip", buf.getvalue(), "application/zip").run()
+    name = at.text_input(key="data_name_sprites.zip")
+    assert name.value == "sprites"
+    at.radio(key="data_labels").set_value("from-folders").run()
+    at.button(key="data_pack").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "6" and metrics["Skipped"] == "1" and metrics["Classes"] == "2"
+    assert (Path(os.environ["GANLAB_DATA"]) / "sprites.h5").is_file()
+    assert not (Path(os.environ["GANLAB_DATA"]).parent / "evil.png").exists()

@@ -99,3 +99,21 @@ def test_edge_values_render(key, value):
     at = _latent(rid)
     at.slider(key=key).set_value(value).run()
     assert not at.exception and not at.error
+
+
+def test_timelapse_gif_has_one_frame_per_snapshot():
+    """The training time-lapse download: every snapshot of samples.h5 becomes a GIF frame."""
+    import io
+
+    from PIL import Image
+
+    from ganlab.run import RunError
+    from ganlab.ui.latent_widgets import timelapse_gif
+
+    rid = _finished(DIGITS)
+    run = Run.open(runs_dir() / rid)
+    steps, _ = run.read_samples()
+    gif = Image.open(io.BytesIO(timelapse_gif(run)))
+    assert len(steps) == 2 and gif.n_frames == 2
+    with pytest.raises(RunError, match="no sample snapshots"):
+        timelapse_gif(Run.create(runs_dir(), RING))
