@@ -217,28 +217,45 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
     """Alternate reference (torch's threads), reference (ganlab's threads) and ganlab; medians of the rounds."""
     cpu = dev.type == "cpu"
     t_def, t_gan = torch.get_num_threads(), default_threads()
-    variants: dict[str, Callable[[int], float]] = {}
+    variants: dict[str, Callable[[int], tuple[float, float]]] = {}  # steps -> (wall steps/s, CPU-time steps/s)
     warm = 2 if wl.min_steps > 1 else 1
-    variants["reference"] = lambda n: wl.reference(n, wl.batch, str(dev), warm)["steps_per_s"]
+
+    def reference(n: int) -> tuple[float, float]:
+        c0 = time.process_time()
+        wall = wl.reference(n, wl.batch, str(dev), warm)["steps_per_s"]
+        return wall, (n + warm) / (time.process_time() - c0)  # CPU time includes its set-up and warm-up steps
+
+    variants["reference"] = reference
     if cpu and t_gan != t_def:
-        def ref_same(n: int) -> float:
+        def ref_same(n: int) -> tuple[float, float]:
             with _threads(t_gan):
-                return wl.reference(n, wl.batch, str(dev), warm)["steps_per_s"]
+                return reference(n)
         variants["reference_same_threads"] = ref_same
     loop = GanlabLoop(wl, dev)
     loop.run(warm)  # warm-up: allocator, oneDNN/cuDNN plans
-    variants["ganlab"] = loop.run
+
+    def ganlab(n: int) -> tuple[float, float]:
+        c0 = time.process_time()
+        wall = loop.run(n)
+        return wall, n / (time.process_time() - c0)
+
+    variants["ganlab"] = ganlab
     rates: dict[str, list[float]] = {k: [] for k in variants}
+    cpu_rates: dict[str, list[float]] = {k: [] for k in variants}
     n_steps = {k: steps or wl.min_steps for k in variants}
     order = list(variants)
     for r in range(rounds):
         for k in (order if r % 2 == 0 else order[::-1]):
-            rates[k].append(variants[k](n_steps[k]))
+            wall, per_cpu_s = variants[k](n_steps[k])
+            rates[k].append(wall)
+            cpu_rates[k].append(per_cpu_s)
             if steps is None:  # later rounds: about segment_s seconds each
                 n_steps[k] = max(wl.min_steps, int(segment_s * rates[k][-1]))
     med = {k: _median(v) for k, v in rates.items()}
+    cmed = {k: _median(v) for k, v in cpu_rates.items()}
     ref, gan = med["reference"], med["ganlab"]
     same = med.get("reference_same_threads", ref)
+    same_cpu = cmed.get("reference_same_threads", cmed["reference"])
     f_ref = flops_of(lambda: wl.reference(1, FLOP_BATCH, str(dev), 0)) * wl.batch // FLOP_BATCH
     small = GanlabLoop(wl, dev, batch=FLOP_BATCH)
     f_gan = flops_of(lambda: small.trainer.train_step()) * wl.batch // FLOP_BATCH
@@ -246,6 +263,8 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
            "reference_steps_per_s": ref, "ganlab_steps_per_s": gan, "ratio": gan / ref,
            "reference_same_threads_steps_per_s": same, "ratio_same_threads": gan / same,
            "threads_reference": t_def if cpu else None, "threads_ganlab": t_gan if cpu else None,
+           "reference_cpu_steps_per_s": cmed["reference"], "reference_same_threads_cpu_steps_per_s": same_cpu,
+           "ganlab_cpu_steps_per_s": cmed["ganlab"], "ratio_cpu": cmed["ganlab"] / same_cpu,
            "rounds": rounds, "spread": {k: [round(min(v), 3), round(max(v), 3)] for k, v in rates.items()},
            "flops_per_step_reference": f_ref, "flops_per_step_ganlab": f_gan, "note": wl.note}
     if cpu:
@@ -365,23 +384,31 @@ def _wait_steps(jm, rid: str, steps: int, timeout: float = 60.0) -> None:
 
 # ------------------------------------------------------------------------------ scale
 def _memory_cpu(loop: GanlabLoop) -> dict[str, float]:
-    """Parameters, grads and optimizer state (bytes counted), plus the tensors autograd saves in one step."""
+    """Weights, grads and optimizer state (bytes counted), the activations autograd saves in the larger of the
+    D step and the G step (weights excluded), and the growth of the process's peak RSS."""
     tr = loop.trainer
-    params = sum(p.numel() * p.element_size() for p in [*tr.G.parameters(), *tr.D.parameters()])
+    params = [*tr.G.parameters(), *tr.D.parameters()]
+    weights = sum(p.numel() * p.element_size() for p in params)
     opt = sum(t.numel() * t.element_size() for o in (tr.opt_g, tr.opt_d) for s in o.state.values()
               for t in s.values() if torch.is_tensor(t))
-    saved: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
+    own = {p.untyped_storage().data_ptr() for p in params}
+    peak = 0
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        tr.train_step()
+    for phase in (tr.d_step, tr.g_step):
+        saved: dict[int, int] = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            ptr = t.untyped_storage().data_ptr()
+            if ptr not in own:
+                saved[ptr] = t.untyped_storage().nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            phase(False)
+        peak = max(peak, sum(saved.values()))
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     mb = 1 / 2 ** 20
-    return {"weights_grads_opt_mb": (2 * params + opt) * mb, "activations_mb": sum(saved.values()) * mb,
+    return {"weights_grads_opt_mb": (2 * weights + opt) * mb, "activations_mb": peak * mb,
             "rss_peak_growth_mb": (rss1 - rss0) / 1024}
 
 
@@ -402,7 +429,7 @@ def scale(dev: torch.device, quick: bool) -> list[dict[str, Any]]:
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         loop.run(1)
-        sps = loop.run(max(2, wl.min_steps))
+        sps = max(loop.run(max(3, wl.min_steps)) for _ in range(2))  # best of two: the least disturbed
         row = {"workload": name, "device": dev.type, "batch_size": batch, "width": width,
                "params_m": sum(p.numel() for p in [*loop.trainer.G.parameters(), *loop.trainer.D.parameters()]) / 1e6,
                "ganlab_steps_per_s": sps}
@@ -417,17 +444,19 @@ def scale(dev: torch.device, quick: bool) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------ output
 def _table(rows: list[dict]) -> str:
-    head = f"{'workload':9} {'reference':>11} {'ref@g.thr':>10} {'ganlab':>10} {'ratio':>7} {'ratio@thr':>9} {'ganlab':>13} {'peak':>8}"
+    """reference = the seed loop at torch's default threads; @thr = at ganlab's thread count; cpu = per CPU-second."""
     unit = "GFLOP/s" if rows and rows[0]["device"] == "cpu" else "TFLOP/s"
-    lines = [head, f"{'':9} {'steps/s':>11} {'steps/s':>10} {'steps/s':>10} {'':7} {'':9} {unit:>13} {unit:>8}"]
+    lines = [f"{'workload':9} {'reference':>10} {'ref@thr':>9} {'ganlab':>9} {'ratio':>7} {'ratio@thr':>9} "
+             f"{'ratio cpu':>9} {'ganlab ' + unit:>22} {'peak':>7}",
+             f"{'':9} {'steps/s':>10} {'steps/s':>9} {'steps/s':>9}"]
+    nan = float("nan")
     for r in rows:
         achieved = r.get("ganlab_gflops", r.get("ganlab_tflops"))
         peak = r.get("peak_gflops", r.get("peak_tflops_bf16"))
-        same = r.get("reference_same_threads_steps_per_s")
-        lines.append(f"{r['workload']:9} {r['reference_steps_per_s']:11.2f} "
-                     f"{same if same is not None else float('nan'):10.2f} {r['ganlab_steps_per_s']:10.2f} "
-                     f"{r['ratio']:6.2f}x {r.get('ratio_same_threads', float('nan')):8.2f}x "
-                     + (f"{achieved:7.2f} ({r['ganlab_pct_of_peak']:4.1f}%) {peak:8.1f}" if achieved is not None else ""))
+        lines.append(f"{r['workload']:9} {r['reference_steps_per_s']:10.2f} "
+                     f"{r.get('reference_same_threads_steps_per_s', nan):9.2f} {r['ganlab_steps_per_s']:9.2f} "
+                     f"{r['ratio']:6.2f}x {r.get('ratio_same_threads', nan):8.2f}x {r.get('ratio_cpu', nan):8.2f}x "
+                     f"{achieved:10.3f} ({r['ganlab_pct_of_peak']:5.1f}% of peak) {peak:7.1f}")
     return "\n".join(lines)
 
 
@@ -448,8 +477,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object per line per workload")
     ap.add_argument("--device", default="auto", help="cpu | cuda | auto (default)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated, from {','.join(WORKLOADS)}")
-    ap.add_argument("--steps", type=int, default=None, help="steps per timed segment (default: about 4 s each)")
-    ap.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3; --quick 2)")
+    ap.add_argument("--steps", type=int, default=None, help="steps per timed segment (default: about 2 s each)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="alternating rounds (default 5, overhead 6; --quick 2, overhead 3)")
     ap.add_argument("--quick", action="store_true", help="short segments (under a minute on a 2-core CPU)")
     ap.add_argument("--scale", action="store_true", help="steps/s and memory against batch size and width instead")
     a = ap.parse_args(argv)
@@ -470,13 +500,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         rows = scale(dev, a.quick)
         print("\n".join(json.dumps(r) for r in rows) if a.json else _scale_table(rows))
         return 0
-    rounds, segment_s = a.rounds or (2 if a.quick else 3), 0.6 if a.quick else 4.0
+    rounds, segment_s = a.rounds or (2 if a.quick else 5), 0.6 if a.quick else 2.0
     info = {**machine(dev), "load_avg_start": os.getloadavg()[0]}
     peak = matmul_peak(dev, (torch.get_num_threads(), default_threads()))
     rows = []
     for name in names:
         if name == "overhead":
-            row = overhead(dev, rounds=rounds, segment_s=2 * CHARTS_S if a.quick else 3 * CHARTS_S)
+            row = overhead(dev, rounds=a.rounds or (3 if a.quick else 6), segment_s=CHARTS_S)
         else:
             row = compare(WL[name], dev, rounds=rounds, segment_s=segment_s, steps=a.steps, peak=peak)
         row.update(machine=info, load_avg=os.getloadavg()[0], peak=peak)
