@@ -1,5 +1,6 @@
 """AppTest: the Latent page with no run, a run without checkpoint, a finished ring8 run and a digits run."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,25 @@ def test_timelapse_gif_has_one_frame_per_snapshot():
     assert len(steps) == 2 and gif.n_frames == 2
     with pytest.raises(RunError, match="no sample snapshots"):
         timelapse_gif(Run.create(runs_dir(), RING))
+
+
+def test_live_run_shows_its_latest_checkpoint():
+    """A run still training: G as of its newest checkpoint, and the page says the run is live."""
+    import time
+
+    from ganlab.ui.manager import get_manager
+
+    manager = get_manager()
+    rid = manager.start(RING.replace(steps=1_000_000, checkpoint_every=20, log_every=10))
+    try:
+        end = time.monotonic() + 60
+        while not Run.open(runs_dir() / rid).checkpoints() and time.monotonic() < end:
+            time.sleep(0.1)
+        manager.pause(rid)
+        at = _latent(rid)
+        text = _text(at)
+        assert "G as of step **" in text and "every 20 steps" in text
+        assert re.search(r"the run is (running|paused) at step", text)
+        assert len(at.get("plotly_chart")) == 4 and not at.error
+    finally:
+        manager.shutdown()
