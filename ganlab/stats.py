@@ -16,7 +16,8 @@ class Stats:
 
     def report(self, name: str | tuple[str, ...], value: torch.Tensor) -> None:
         """One scalar; or several at once: a tuple of names and a (len(names),) tensor (one add, not many)."""
-        v = value.detach().float()
+        v = value.detach()
+        v = v if v.dtype == torch.float32 else v.float()
         if isinstance(name, tuple):
             assert v.shape == (len(name),), f"{len(name)} names need a ({len(name)},) tensor, got {tuple(v.shape)}"
         if name in self._sums:
