@@ -52,9 +52,9 @@ class Explorer:
     """
 
     def __init__(self, g: torch.nn.Module, cfg: RunConfig, spec: DataSpec, step: int,
-                 checkpoint: Optional[Path] = None, device: str | torch.device = "cpu"):
+                 checkpoint: Optional[Path] = None, device: str | torch.device = "cpu", run_id: str = ""):
         self.g, self.cfg, self.spec, self.step = g, cfg, spec, int(step)
-        self.checkpoint, self.device = checkpoint, torch.device(device)
+        self.checkpoint, self.device, self.run_id = checkpoint, torch.device(device), run_id
         self.num_classes = spec.num_classes if cfg.conditional else 0
 
     # ------------------------------------------------------------ facts
@@ -197,7 +197,7 @@ def load_generator(run: Run, checkpoint: Optional[Path] = None, device: str = "c
     state = run.load_checkpoint(checkpoint, map_location=device)
     g, cfg, spec = generator_from_checkpoint(state, device)
     path = checkpoint or run.checkpoint_path(int(state["step"]))
-    return Explorer(g, cfg, spec, int(state["step"]), path, device)
+    return Explorer(g, cfg, spec, int(state["step"]), path, device, run.id)
 
 
 def _every(run: Run) -> str:

@@ -43,7 +43,7 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
                  gif: bool = False) -> None:
     """Images as a captioned strip (PNG / GIF download); 2-D points as a path or scatter over the
     real data (CSV download); other vectors as the per-position view."""
-    rid = ex_run.id
+    rid = ex.run_id
     if ex.kind == "images":
         show_strip(x, captions)
         row = st.container(horizontal=True)
@@ -136,14 +136,14 @@ def arithmetic_tab(ex) -> None:
                 cols[0].caption("(subtracted)")
         cols[-1].image(tiles(ar.result, min_tile=96)[0], caption=ar.text(), width="stretch")
         both = np.concatenate([ar.operands, ar.result])
-        st.download_button("PNG", strip_png(both), file_name=png_name(ex_run.id, "arithmetic"), mime="image/png",
+        st.download_button("PNG", strip_png(both), file_name=png_name(ex.run_id, "arithmetic"), mime="image/png",
                            key="png_arith", icon=":material/download:", on_click="ignore")
     elif ex.spec.shape == (2,):
         fig = labelled_points_figure(ar.operands, names, real=real_points(ex.cfg.dataset), result=ar.result,
                                      result_label=ar.text(), title=f"Seed arithmetic: {ar.text()}")
         st.plotly_chart(fig, key="fig_arithmetic", **CHART)
         st.download_button("CSV", points_csv(np.concatenate([ar.operands, ar.result]), names + [ar.text()]),
-                           file_name=png_name(ex_run.id, "arithmetic")[:-4] + ".csv", mime="text/csv",
+                           file_name=png_name(ex.run_id, "arithmetic")[:-4] + ".csv", mime="text/csv",
                            key="csv_arithmetic", icon=":material/download:", on_click="ignore")
     else:
         show_samples(ex, np.concatenate([ar.operands, ar.result]), names + [ar.text()],
@@ -197,14 +197,18 @@ def grid_tab(ex) -> None:
         c4.button("Use for the walk", key="lat_use_w", on_click=use_seed, args=("lat_walk_seed", pick))
 
 
-def timelapse(ex, live: bool) -> None:
+def timelapse(ex, run: Run, live: bool) -> None:
     with st.expander("Training time-lapse (the fixed samples at every snapshot)"):
         if ex.kind != "images":
             st.caption("The time-lapse GIF is for image runs; the Monitor page's slider replays 2-D points.")
             return
+        if not run.samples_path.exists():
+            st.caption(f"No snapshots yet: one is taken every {ex.cfg.snapshot_every:,} steps.")
+            return
         if live:
             st.caption("This run is still training: the GIF holds the snapshots written so far.")
-        st.download_button("Time-lapse GIF", lambda: timelapse_gif(ex_run), file_name=png_name(ex_run.id, "timelapse")[:-4] + ".gif",
+        st.download_button("Time-lapse GIF", lambda: timelapse_gif(run),
+                           file_name=png_name(run.id, "timelapse")[:-4] + ".gif",
                            mime="image/gif", key="gif_timelapse", icon=":material/movie:", on_click="ignore",
                            help="Made when you click: every snapshot of samples.h5 (at most 120, evenly spaced).")
 
@@ -219,15 +223,15 @@ if not run_id:
     need_run("No run selected: start one on the Train page, or pick one in the sidebar.")
 manager = get_manager()
 try:
-    ex_run = Run.open(manager.runs_dir / run_id)
-    ex = explorer_for(ex_run)
+    run = Run.open(manager.runs_dir / run_id)
+    ex = explorer_for(run)
 except RunError as e:
     need_run(f"{e}. The Latent page needs a checkpoint; come back when the run has written one.")
 except Exception as e:  # noqa: BLE001 - an unreadable checkpoint is a message, not a traceback
     need_run(f"Could not load the generator of {run_id}: {type(e).__name__}: {e}")
 
 snap = manager.snapshot(run_id)
-state = snap.state if snap is not None else ex_run.status().get("state", "interrupted")
+state = snap.state if snap is not None else run.status().get("state", "interrupted")
 is_live = state in LIVE_STATES and snap is not None
 note = (f" — the run is {state} at step {snap.step:,}; G is reloaded when the next checkpoint "
         f"(every {ex.cfg.checkpoint_every:,} steps) is written" if is_live else "")
@@ -246,4 +250,4 @@ with tabs[2]:
     walk_tab(ex)
 with tabs[3]:
     grid_tab(ex)
-timelapse(ex, is_live)
+timelapse(ex, run, is_live)

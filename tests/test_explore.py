@@ -39,7 +39,7 @@ def digits(tmp_path_factory):
 def test_load_generator_reads_the_newest_checkpoint(ring):
     """The explorer knows the step it was rebuilt at, and its data."""
     assert ring.step == 30 and ring.kind == "points" and ring.latent_dim == 8 and not ring.conditional
-    assert ring.checkpoint.name == "ckpt-000000030.pt"
+    assert ring.checkpoint.name == "ckpt-000000030.pt" and ring.run_id.endswith("-ring8-mlp-bce")
 
 
 def test_a_run_without_checkpoint_is_a_sentence(tmp_path):
