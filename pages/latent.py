@@ -190,11 +190,26 @@ def grid_tab(ex) -> None:
         show_samples(ex, x, [f"seed {s}" for s in seeds], title=f"Seeds {seeds[0]}-{seeds[-1]}",
                      what=f"grid-{first}-{n}")
         st.caption("Every sample is labelled with its seed: reuse a seed in the other tabs.")
+        if ex.conditional and ex.kind == "images" and st.toggle("Every class: one row per class, same seeds",
+                                                                 key="lat_grid_all"):
+            class_grid(ex, seeds[:16])
         c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
         pick = c1.selectbox("Seed", seeds, key="lat_grid_pick", label_visibility="collapsed")
         c2.button("Use as seed A", key="lat_use_a", on_click=use_seed, args=("lat_seed_a", pick))
         c3.button("Use as seed B", key="lat_use_b", on_click=use_seed, args=("lat_seed_b", pick))
         c4.button("Use for the walk", key="lat_use_w", on_click=use_seed, args=("lat_walk_seed", pick))
+
+
+def class_grid(ex, seeds: list[int]) -> None:
+    """Rows: classes; columns: seeds. A column keeps z, so it shows what the class input changes."""
+    k = ex.num_classes
+    x = ex.from_seeds(seeds * k, labels=[c for c in range(k) for _ in seeds])
+    grid = plots.image_grid(x, nrow=len(seeds))
+    names = ", ".join(ex.class_name(c) for c in range(k))
+    st.image(grid, caption=f"Rows: classes {names}; columns: seeds {seeds[0]}-{seeds[-1]}",
+             width=min(820, 40 * len(seeds)))
+    st.download_button("PNG", plots.grid_png_bytes(grid), file_name=png_name(ex.run_id, "classes"),
+                       mime="image/png", key="png_classes", icon=":material/download:", on_click="ignore")
 
 
 def timelapse(ex, run: Run, live: bool) -> None:

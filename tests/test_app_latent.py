@@ -85,6 +85,9 @@ def test_digits_run_shows_strips_with_seeds_and_classes():
     assert len(imgs) == 7  # interpolation strip, 3 operands + result, walk strip, grid
     assert [i.caption for i in imgs[-1].proto.imgs][:3] == ["seed 0", "seed 1", "seed 2"]
     assert [i.caption for i in imgs[0].proto.imgs][0] == "seed 1" and len(imgs[0].proto.imgs) == 10
+    at.toggle(key="lat_grid_all").set_value(True).run()
+    grid = at.get("image")[-1].proto.imgs
+    assert len(grid) == 1 and grid[0].caption.startswith("Rows: classes 0, 1, 2")
     at.radio(key="lat_mode").set_value("classes").run()
     assert not at.exception and not at.error
     at.selectbox(key="lat_grid_pick").set_value(5).run()
