@@ -99,7 +99,9 @@ def pack_section(root: Path) -> None:
         problem = name_problem(name, out, replace)
     if problem and source_name:
         st.warning(f"Cannot pack yet — {problem}.")
-    st.caption(f"Writes `{out if name else root / '<name>.h5'}`; it then appears in the Train page's dataset list.")
+    st.caption(f"Writes `{out if name else root / '<name>.h5'}`; it then appears in the Train page's dataset list. "
+               "Packing runs while this page is open: leaving it or changing a widget cancels the pack "
+               "(no half-written file is kept; the CLI `python -m ganlab pack` does the same without a browser).")
     if st.button("Pack", type="primary", key="data_pack", icon=":material/inventory_2:", disabled=problem is not None):
         opts = PackOptions(size=int(size), channels=int(channels), crop=crop, labels=labels)
         st.session_state.pop(REPORT, None)

@@ -6,9 +6,9 @@ import torch
 
 from ganlab import latent
 from ganlab.config import RunConfig
-from ganlab.explore import Explorer, dataset_overview, load_generator, parse_seed
-from ganlab.models import build_models
 from ganlab.data import DATASETS
+from ganlab.explore import dataset_overview, load_generator, parse_seed
+from ganlab.models import build_models
 from ganlab.run import Run, RunError
 from ganlab.train import train
 
