@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ganlab.ui.server import CHROMIUM, launch_chromium, serve
-
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded one
 SHOTS = ROOT / "docs" / "screenshots"
 STEPS = 300  # a short DCGAN run on 2 shared cores: soft blobs, not yet crisp shapes
 TIMEOUT = 120_000  # ms: 2 shared CPU cores run the server, the trainer and Chromium
@@ -68,6 +67,8 @@ def number(page, label: str, value) -> None:
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs the system Chromium at /usr/bin/chromium")
 def test_pack_then_train_dcgan_in_the_browser(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
+    from ganlab.ui.server import launch_chromium, serve  # the dashboard in a subprocess (shared with test_browser)
+
     src = shapes_folder(tmp_path / "shapes")
     data_dir = tmp_path / "data"
     SHOTS.mkdir(parents=True, exist_ok=True)
