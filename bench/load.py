@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas  # noqa: F401 - before plotly: plotly imports it lazily, and two threads meeting that import
+# first find it half-initialised (AttributeError: partially initialized module 'pandas'); app.py does the same
 
 from ganlab import plots
 from ganlab.config import RunConfig
@@ -256,8 +258,6 @@ def main(argv=None) -> dict:
     stop = threading.Event()
     watched: dict = {"rss": []}
     watcher = threading.Thread(target=watch, args=(jm, ids, stop, watched, time.monotonic() + a.warmup), daemon=True)
-    plots.loss_figure([], equilibrium=LOSSES.get("bce").equilibrium).to_json()  # plotly's lazy imports, once:
-    # two threads meeting them first raced inside pandas' import (a benchmark artefact; Streamlit imports pandas itself)
     clients = [Client(jm, ids, i, stop) for i in range(a.clients)]
     watcher.start()
     for c in clients:

@@ -230,7 +230,8 @@ class JobManager:
         except (ConfigError, DataError, RunError) as e:
             self._fail(job, str(e))
         except Exception as e:  # noqa: BLE001 - a failed run must not take the app down
-            detail = (f"out of memory at step {job.step} (batch_size {job.cfg.batch_size}, device {job.cfg.device}): "
+            step = trainer.step if trainer is not None else job.step  # job.step moves only on ticks
+            detail = (f"out of memory at step {step + 1} (batch_size {job.cfg.batch_size}, device {job.cfg.device}): "
                       f"lower batch_size or the model width; other runs go on") if _is_oom(e) else f"{type(e).__name__}: {e}"
             self._fail(job, detail, tb=traceback.format_exc())
         finally:

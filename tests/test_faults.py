@@ -232,7 +232,7 @@ def test_out_of_memory_fails_one_run_readably_frees_it_and_the_other_run_goes_on
     assert jm.wait(a, 60) == "failed"
     assert jm.wait(b, 60) == "finished"
     err = jm.snapshot(a).error
-    assert err.startswith("out of memory at step") and "lower batch_size" in err and "\n" not in err
+    assert err.startswith("out of memory at step 6 (batch_size 32") and "lower batch_size" in err and "\n" not in err
     assert Run(jm.runs_dir / a).status()["state"] == "failed"
     assert victims and victims[0]() is None  # the failed run's models and optimizers are gone
     assert jm.live_ids() == []
@@ -446,3 +446,18 @@ def test_two_resume_clicks_at_once_start_one_thread(tmp_path):
     assert outcomes.count(run.id) == 1 and sum("still running" in o for o in outcomes) == 3
     assert jm.wait(run.id, 60) == "finished"
     assert [r["step"] for r in run.history()] == list(range(10, 401, 10))
+
+
+def test_lr_scale_multiplies_the_learning_rate_the_run_had_at_its_checkpoint(tmp_path):
+    """A live edit (lr_d 4e-4) is in the checkpoint; Resume x0.5 gives 2e-4, not half the config's lr."""
+    cfg = RunConfig(steps=50, **TINY)
+    run = Run.create(tmp_path, cfg)
+    tr = Trainer(cfg)
+    tr.set_hparams(lr_d=4e-4)
+    train(cfg, run, trainer=tr)
+    run.config_path.write_text(cfg.replace(steps=80).to_json())
+    jm = JobManager(tmp_path)
+    jm.resume(run.id, lr_scale=0.5)
+    assert jm.wait(run.id, 60) == "finished"
+    after = [(r["LR/D"], r["LR/G"]) for r in run.history() if r["step"] > 50]
+    assert after == [(2e-4, cfg.lr_g * 0.5)] * 3
