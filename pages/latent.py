@@ -50,7 +50,7 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
         row.download_button("PNG", strip_png(x), file_name=png_name(rid, what), mime="image/png",
                            key=f"png_{what}", icon=":material/download:", on_click="ignore")
         if gif:
-            row.download_button("GIF", gif_of(x), file_name=png_name(rid, what)[:-4] + ".gif", mime="image/gif",
+            row.download_button("GIF", lambda: gif_of(x), file_name=png_name(rid, what)[:-4] + ".gif", mime="image/gif",
                                key=f"gif_{what}", icon=":material/movie:", on_click="ignore")
         return
     real = real_points(ex.cfg.dataset)

@@ -143,3 +143,17 @@ def test_live_run_shows_its_latest_checkpoint():
         assert len(at.get("plotly_chart")) == 4 and not at.error
     finally:
         manager.shutdown()
+
+
+def test_interpolation_gif_bounces():
+    """The GIF download of a strip plays forward then back: 2n - 2 frames, enlarged tiles."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ganlab.ui.latent_widgets import gif_of
+
+    x = np.random.RandomState(0).rand(5, 1, 8, 8).astype(np.float32)
+    gif = Image.open(io.BytesIO(gif_of(x)))
+    assert gif.n_frames == 8 and gif.size[0] >= 128
