@@ -4,14 +4,14 @@ import streamlit as st
 
 from ganlab.ui.common import run_picker
 
-st.set_page_config(page_title="ganlab", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="ganlab", page_icon=":material/science:", layout="wide")
 
 PAGES = [
-    st.Page("pages/train.py", title="Train", icon="🚀", default=True),
-    st.Page("pages/monitor.py", title="Monitor", icon="📈"),
-    st.Page("pages/latent.py", title="Latent space", icon="🧭"),
-    st.Page("pages/runs.py", title="Runs", icon="🗂️"),
-    st.Page("pages/data.py", title="Data", icon="📦"),
+    st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", default=True),
+    st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
+    st.Page("pages/latent.py", title="Latent space", icon=":material/explore:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("pages/data.py", title="Data", icon=":material/database:"),
 ]
 page = st.navigation(PAGES)
 

@@ -9,7 +9,9 @@ from ganlab.ui.manager import get_manager, selected_run_id
 from ganlab.ui.monitor import (PATTERN_TARGET, as_unit, cached_figure, coverage_drop, disk_history, disk_samples,
                                final_samples, has_key, last_value, real_points, run_view)
 
-POLL_S = 1.0  # seconds between live refreshes (the trainer never waits for them)
+POLL_S = 1.0  # seconds between refreshes of the progress line (the trainer never waits for any of them)
+CHARTS_S = 4.0  # ... of the curves: a rebuild is tens of ms of Python beside the trainer, and browser work
+SAMPLES_S = 3.0  # ... of the samples / D's surface: the browser's heaviest redraw (bench/ui_overhead.py)
 MAX_POINTS = 600  # points per drawn series: enough for a chart ~600 px wide
 CHART = {"config": {"displaylogo": False}}
 
@@ -45,13 +47,13 @@ def controls(view) -> None:
     if view.live:
         c1, c2, c3, c4 = st.columns([1, 1, 1, 5])
         if view.state == "paused":
-            if c1.button("Resume", key="unpause", icon="▶️", type="primary"):
+            if c1.button("Resume", key="unpause", icon=":material/play_arrow:", type="primary"):
                 with show_errors("Could not resume"):
                     manager.unpause(rid)
-        elif c1.button("Pause", key="pause", icon="⏸️"):
+        elif c1.button("Pause", key="pause", icon=":material/pause:"):
             with show_errors("Could not pause"):
                 manager.pause(rid)
-        if c2.button("Stop", key="stop", icon="⏹️", help="Save a checkpoint and end the run; it can be resumed."):
+        if c2.button("Stop", key="stop", icon=":material/stop:", help="Save a checkpoint and end the run; it can be resumed."):
             with show_errors("Could not stop"):
                 manager.stop(rid)
         with c4.popover("Change lr / k while it trains"):
@@ -74,7 +76,7 @@ def controls(view) -> None:
             st.error(f"The run failed: {error}")
         elif view.state == "interrupted":
             st.warning("This run's process ended while it was training (a restart or a crash).")
-        if view.run.checkpoints() and st.button("Resume from the last checkpoint", key="resume", icon="▶️"):
+        if view.run.checkpoints() and st.button("Resume from the last checkpoint", key="resume", icon=":material/play_arrow:"):
             with show_errors("Could not resume"):
                 manager.resume(rid)
                 st.rerun()
@@ -104,10 +106,10 @@ def charts(view, smoothing: float, log_y: bool) -> None:
         with col:
             st.plotly_chart(cached_figure(name, key, lambda b=build: b(h, smoothing=smoothing, max_points=MAX_POINTS)),
                             key=f"chart_{name}", **CHART)
-    metric_charts(view, key)
+    metric_charts(view)
 
 
-def metric_charts(view, key: tuple) -> None:
+def metric_charts(view) -> None:
     """Quality over time (eval_every); a warning when coverage falls below its best (mode collapse)."""
     h = view.history
     pairs = [("Metric/modes_covered", "Metric/modes_total"), ("Metric/class_coverage", "Metric/classes_total"),
@@ -121,6 +123,7 @@ def metric_charts(view, key: tuple) -> None:
             latest, best, at = drop
             st.warning(f"Modes are being lost: {_label(k)} is {latest:g} now, down from {best:g} "
                        f"at step {at:,}. Try a lower learning rate, spectral norm or a different loss.")
+    key = (view.run.id, sum(1 for r in h if shown[0][0] in r))  # metrics change only on eval ticks
     cols = st.columns(len(shown))
     for col, (k, total_key) in zip(cols, shown):
         total = last_value(h, total_key) if total_key else None
@@ -148,7 +151,7 @@ def samples_panel(view) -> None:
                 return
         title = f"Real and fake points at step {step:,}" + ("" if surface is not None else " (D's surface is shown live)")
         st.plotly_chart(cached_figure("points", (view.run.id, step), lambda: plots.points_figure(
-            real, fake, surface=surface, title=title, height=520)), key="chart_points", **CHART)
+            real, fake, surface=surface, title=title, height=520, max_points=500)), key="chart_points", **CHART)
         return
     samples, step = _latest_samples(view, preview)
     if samples is None:
@@ -178,16 +181,35 @@ def _grid(samples, view):
     return plots.image_grid(samples, nrow=nrow)
 
 
-def live_panel(run_id: str, smoothing: float, log_y: bool, polling: bool) -> None:
-    """The part that refreshes: a copy of the run's state, drawn; disk when the run is not live."""
+def status_part(run_id: str, polling: bool) -> None:
+    """Refreshes every POLL_S: state and progress only (the browser redraws this every second)."""
     with show_errors("Could not read the run"):
         view = run_view(run_id)
-        if polling and not view.live:
-            st.rerun()  # it just finished: redraw the whole page once, without polling
+        sig = (run_id, view.state, bool(view.snapshot and view.snapshot.diverged))
+        changed = st.session_state.get("_monitor_sig", sig) != sig
+        st.session_state["_monitor_sig"] = sig
+        if polling and (changed or not view.live):
+            st.rerun()  # paused, resumed, diverged or ended: redraw the controls (and stop polling if ended)
         status_panel(view)
-        controls(view)
-        charts(view, smoothing, log_y)
-        samples_panel(view)
+
+
+@st.fragment
+def controls_part(run_id: str) -> None:
+    """Buttons redraw when clicked (or when the run ends), not on every tick."""
+    with show_errors("Could not read the run"):
+        controls(run_view(run_id))
+
+
+def charts_part(run_id: str, smoothing: float, log_y: bool) -> None:
+    """Refreshes every CHARTS_S; a figure is rebuilt only when its data changed."""
+    with show_errors("Could not draw the curves"):
+        charts(run_view(run_id), smoothing, log_y)
+
+
+def samples_part(run_id: str) -> None:
+    """Refreshes every SAMPLES_S: the newest preview the trainer made (it makes one every 0.5 s)."""
+    with show_errors("Could not draw the samples"):
+        samples_panel(run_view(run_id))
 
 
 @st.fragment
@@ -242,12 +264,12 @@ def overlay(run_id: str, smoothing: float, log_y: bool) -> None:
 
 
 # ---------------------------------------------------------------- the page
-st.title("📈 Monitor")
+st.title("Monitor")
 show_flashes()
 run_id = selected_run_id()
 if not run_id:
     st.info("No run selected. Start one on the Train page, or pick one in the sidebar.")
-    st.page_link("pages/train.py", label="Go to Train", icon="🚀")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/rocket_launch:")
     st.stop()
 
 st.subheader(run_id)
@@ -259,7 +281,11 @@ log_y = c2.toggle("Log-scale losses", key="mon_log")
 live = False
 with show_errors("Could not open the run"):
     live = run_view(run_id).live
-st.fragment(run_every=POLL_S if live else None)(live_panel)(run_id, smoothing, log_y, live)
+# three fragments, each on its own clock, so a tick redraws only what is due (no polling once it ended)
+st.fragment(run_every=POLL_S if live else None)(status_part)(run_id, live)
+controls_part(run_id)
+st.fragment(run_every=CHARTS_S if live else None)(charts_part)(run_id, smoothing, log_y)
+st.fragment(run_every=SAMPLES_S if live else None)(samples_part)(run_id)
 
 with st.expander("Time-lapse: the fixed latent batch over training", expanded=not live):
     if live and not st.toggle("Load snapshots while it trains", key="tl_live"):

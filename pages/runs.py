@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ganlab.ui.common import STATE_ICONS, flash, run_rows, select_run, show_errors, show_flashes
+from ganlab.ui.common import flash, run_rows, select_run, show_errors, show_flashes
 from ganlab.ui.manager import get_manager, selected_run_id
 
 CONFIRM = "_confirm_delete"  # session_state: the run id waiting for "Yes, delete"
@@ -10,7 +10,7 @@ CONFIRM = "_confirm_delete"  # session_state: the run id waiting for "Yes, delet
 
 def table(rows) -> None:
     st.dataframe(
-        [{"run": r.id, "state": f"{STATE_ICONS.get(r.state, '')} {r.state}", "dataset": r.dataset,
+        [{"run": r.id, "state": r.state, "dataset": r.dataset,
           "arch": r.arch, "loss": r.loss, "step": r.step, "steps": r.steps,
           "progress": (r.step / r.steps) if r.steps else None, "D loss": r.loss_d, "G loss": r.loss_g,
           "note": r.error} for r in rows],
@@ -31,21 +31,21 @@ def actions(rows) -> None:
     ids = list(by_id)
     current = selected_run_id()
     chosen = st.selectbox("Run", ids, index=ids.index(current) if current in ids else 0, key="runs_chosen",
-                          format_func=lambda i: f"{STATE_ICONS.get(by_id[i].state, '')} {i} · {by_id[i].state}")
+                          format_func=lambda i: f"{i} · {by_id[i].state}")
     row = by_id[chosen]
     c1, c2, c3, _ = st.columns([1, 1, 1, 4])
-    if c1.button("Open in Monitor", key="open", icon="📈", type="primary"):
+    if c1.button("Open in Monitor", key="open", icon=":material/monitoring:", type="primary"):
         select_run(chosen)
         st.switch_page("pages/monitor.py")
     can_resume = row.state in ("stopped", "interrupted", "failed") or (row.state == "paused" and row.live)
-    if c2.button("Resume", key="resume", icon="▶️", disabled=not can_resume,
+    if c2.button("Resume", key="resume", icon=":material/play_arrow:", disabled=not can_resume,
                  help="Continue from the last checkpoint (stopped, interrupted or failed runs)."):
         with show_errors("Could not resume"):
             manager.resume(chosen)
             select_run(chosen)
             flash(f"Resumed {chosen}.", "success")
             st.switch_page("pages/monitor.py")
-    if c3.button("Delete…", key="delete", icon="🗑️", disabled=row.live,
+    if c3.button("Delete…", key="delete", icon=":material/delete:", disabled=row.live,
                  help="Stop a live run before deleting it."):
         st.session_state[CONFIRM] = chosen
     if st.session_state.get(CONFIRM) == chosen:
@@ -64,7 +64,7 @@ def actions(rows) -> None:
             st.rerun()
 
 
-st.title("🗂️ Runs")
+st.title("Runs")
 st.caption("Every run in the run store, started here or with `python -m ganlab train`. "
            "Interrupted runs (the process ended while training) can be resumed from their last checkpoint.")
 show_flashes()
@@ -72,7 +72,7 @@ with show_errors("Could not list the runs"):
     rows = run_rows(get_manager())
     if not rows:
         st.info(f"No runs yet in `{get_manager().runs_dir}`. Start one on the Train page.")
-        st.page_link("pages/train.py", label="Go to Train", icon="🚀")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/rocket_launch:")
     else:
         table(rows)
         actions(rows)

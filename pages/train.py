@@ -78,7 +78,7 @@ def field(name: str, label: str, kind: str = "number", help: str | None = None, 
 
 
 st.session_state.setdefault(FORM, _plain(DEFAULTS))
-st.title("🚀 Train a GAN")
+st.title("Train a GAN")
 st.caption("Pick what G should learn, how G and D are built and which game they play. "
            "Problems are explained here before you press Start; the run trains in the background.")
 show_flashes()
@@ -170,7 +170,7 @@ if problem:
     st.error(f"Cannot start yet — {problem}")
 else:
     st.success(f"Ready: {cfg.dataset} · {cfg.arch} · {cfg.loss} · {cfg.steps:,} steps · batch {cfg.batch_size}")
-if st.button("Start training", type="primary", disabled=cfg is None, key="start", icon="▶️"):
+if st.button("Start training", type="primary", disabled=cfg is None, key="start", icon=":material/play_arrow:"):
     with show_errors("Could not start the run"):
         run_id = get_manager().start(cfg)
         select_run(run_id)

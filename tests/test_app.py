@@ -64,7 +64,7 @@ def test_every_page_loads_without_runs():
     """With an empty run store each page renders, and pages needing a run say how to get one."""
     at = app()
     assert not at.exception
-    assert [t.value for t in at.title] == ["🚀 Train a GAN"]
+    assert [t.value for t in at.title] == ["Train a GAN"]
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
@@ -111,7 +111,7 @@ def test_start_pause_monitor_and_latent():
     """Start a ring8 run from Train: Monitor opens, it runs, pauses on request, and Latent opens."""
     at = app()
     run_id = start_run(at, steps=100_000)
-    assert [t.value for t in at.title] == ["📈 Monitor"]
+    assert [t.value for t in at.title] == ["Monitor"]
     manager = get_manager()
     wait_for(lambda: manager.snapshot(run_id).step > 0, what="the first tick")
     at.run()

@@ -17,8 +17,10 @@ from .manager import RUN_KEY, get_manager
 
 PICKER_KEY = "_run_picker"  # the sidebar selectbox's own key; RUN_KEY is the value pages read
 ENGINE_ERRORS = (ConfigError, RunError, DataError)
-STATE_ICONS = {"created": "⏳", "running": "🟢", "paused": "⏸️", "finished": "✅", "stopped": "⏹️",
-               "failed": "❌", "interrupted": "⚠️", "unreadable": "❓"}
+STATE_ICONS = {"created": ":material/hourglass_empty:", "running": ":material/play_circle:",
+               "paused": ":material/pause_circle:", "finished": ":material/check_circle:",
+               "stopped": ":material/stop_circle:", "failed": ":material/error:",
+               "interrupted": ":material/warning:", "unreadable": ":material/help:"}  # markdown only
 
 
 @contextmanager
@@ -115,7 +117,7 @@ def run_rows(manager: JobManager, *, with_details: bool = True) -> list[RunRow]:
 
 
 def row_label(row: RunRow) -> str:
-    return f"{STATE_ICONS.get(row.state, '•')} {row.id} · {row.state}"
+    return f"{row.id} · {row.state}"
 
 
 # ---------------------------------------------------------------- selection
