@@ -294,8 +294,8 @@ def main(argv=None) -> dict:
     slope = float(np.polyfit([t - pts[0][0] for t, _ in pts], [m for _, m in pts], 1)[0] * 60) if len(pts) > 3 else float("nan")
     report.update({
         "seconds": a.seconds, "runs": runs,
-        "snapshot_ms": {"n": len(snap_s), "p50": pct(snap_s, 50) * 1e3, "p95": pct(snap_s, 95) * 1e3, "max": max(snap_s) * 1e3},
-        "page_work_ms": {"n": len(fig_s), "p50": pct(fig_s, 50) * 1e3, "p95": pct(fig_s, 95) * 1e3, "max": max(fig_s) * 1e3},
+        "snapshot_ms": {"n": len(snap_s), "p50": pct(snap_s, 50) * 1e3, "p95": pct(snap_s, 95) * 1e3, "max": max(snap_s, default=float("nan")) * 1e3},
+        "page_work_ms": {"n": len(fig_s), "p50": pct(fig_s, 50) * 1e3, "p95": pct(fig_s, 95) * 1e3, "max": max(fig_s, default=float("nan")) * 1e3},
         "torn": {"snapshots_checked": sum(c.checked for c in clients), "problems": [p for c in clients for p in c.problems][:10]},
         "rss_mb": {"before": rss0, "after_warmup": rss_w, "end": rss_e, "slope_mb_per_min_after_warmup": slope},
         "history_limit": jobs.HISTORY_LIMIT,
