@@ -119,7 +119,9 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
     n_val = max(1, int(round(len(x) * holdout)))
     val, tr = perm[:n_val], perm[n_val:]
     arch = {"in_shape": list(x.shape[1:]), "num_classes": int(num_classes), "width": 32, "feature_dim": 128}
-    with torch.random.fork_rng(devices=[]):
+    from .checkpoint import RNG_LOCK  # a run starting in another thread must not see this seed
+
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = SmallCNN(tuple(arch["in_shape"]), num_classes, arch["width"], arch["feature_dim"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -38,6 +38,7 @@ def build_parser() -> Parser:
     t.add_argument("--config", help="a JSON file of RunConfig fields")
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any RunConfig field (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--lr-scale", type=float, help="with --resume: multiply the checkpoint's learning rates (e.g. 0.5 after a divergence)")
     t.add_argument("--runs-dir", help="where run directories go (default $GANLAB_RUNS or ./runs)")
     t.add_argument("--data-root", help="where dataset files are (default $GANLAB_DATA or ~/.cache/ganlab/data)")
     t.add_argument("--download", action="store_true", help="allow torchvision to download mnist/fashion-mnist/cifar10")
@@ -105,8 +106,15 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .train import Diverged, Trainer, train
     from .validate import validate_config
 
+    if a.lr_scale is not None and not (a.resume and 0 < a.lr_scale <= 10):
+        raise UsageError("--lr-scale goes with --resume and must be > 0 and <= 10")
     if a.resume:
+        from .run import LIVE_STATES
+
         run = _open_run(a.resume)
+        status = run.status()  # a dead owner already reads as interrupted
+        if status.get("state") in LIVE_STATES:
+            raise UsageError(f"{run.id} is being trained by another process ({status.get('owner')}); stop it first")
         cfg = run.config()
         if a.steps:
             cfg = cfg.replace(steps=a.steps)
@@ -116,7 +124,14 @@ def cmd_train(a: argparse.Namespace) -> int:
     trainer = Trainer(cfg, data_root=data_root(a.data_root), download=a.download)  # data errors before a run exists
     if not a.resume:
         run = Run.create(runs_dir(a.runs_dir), cfg)
-    stop = {"flag": False}
+    stop = {"flag": False, "scale": a.lr_scale}
+
+    def should_stop() -> bool:
+        if stop["scale"] is not None:  # first call: the checkpoint's learning rates are loaded by now
+            scale, stop["scale"] = stop["scale"], None
+            trainer.set_hparams(lr_d=trainer.hparams["lr_d"] * scale, lr_g=trainer.hparams["lr_g"] * scale)
+        return stop["flag"]
+
     signal.signal(signal.SIGINT, lambda *_: stop.__setitem__("flag", True))
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("flag", True))
     bar = _progress(cfg.steps, a.quiet)
@@ -131,7 +146,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     step0 = 0
     try:
-        state = train(cfg, run, should_stop=lambda: stop["flag"], on_tick=on_tick, trainer=trainer, resume=bool(a.resume))
+        state = train(cfg, run, should_stop=should_stop, on_tick=on_tick, trainer=trainer, resume=bool(a.resume))
     except Diverged as e:
         run.write_status("paused", e.step, error=str(e), diverged=True, network=e.network)
         print(f"ganlab: {e}; run: {run.path}", file=sys.stderr)

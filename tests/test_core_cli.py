@@ -75,8 +75,10 @@ def test_config_file_and_set_and_resume(tmp_path):
     _cli("train", "--config", str(cfg), "--set", "latent_dim=2", "--runs-dir", str(tmp_path), "--quiet", check_rc=0)
     run = tmp_path / "00000-gaussian2d-linear-bce"
     assert json.loads((run / "config.json").read_text())["latent_dim"] == 2
-    p = _cli("train", "--resume", str(run), "--steps", "30", "--quiet", check_rc=0)
+    p = _cli("train", "--resume", str(run), "--steps", "30", "--lr-scale", "0.5", "--quiet", check_rc=0)
     assert "step 30/30" in p.stdout
+    last = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["LR/D"] == pytest.approx(0.0005) and last["step"] == 30
 
 
 @pytest.mark.parametrize("args,message", [
@@ -86,6 +88,7 @@ def test_config_file_and_set_and_resume(tmp_path):
     (["train", "--set", "nonsense=1"], "unknown config field 'nonsense'"),
     (["train", "--steps", "-5"], "steps: -5 is out of range"),
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "--lr-scale", "0.5"], "--lr-scale goes with --resume"),
     (["train", "--config", "/nonexistent.json"], "cannot read --config"),
     (["train", "--dataset", "mnist"], "mnist is not in"),
     (["train", "--resume", "/nonexistent"], "is not a ganlab run"),
