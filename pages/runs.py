@@ -33,7 +33,7 @@ def actions(rows) -> None:
     chosen = st.selectbox("Run", ids, index=ids.index(current) if current in ids else 0, key="runs_chosen",
                           format_func=lambda i: f"{i} · {by_id[i].state}")
     row = by_id[chosen]
-    c1, c2, c3, _ = st.columns([1, 1, 1, 4])
+    c1, c2, c3, _ = st.columns([1.3, 1, 1, 3])
     if c1.button("Open in Monitor", key="open", icon=":material/monitoring:", type="primary"):
         select_run(chosen)
         st.switch_page("pages/monitor.py")

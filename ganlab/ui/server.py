@@ -71,8 +71,12 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def start_from_train_page(page, url: str, *, preset: str, steps: int, timeout_ms: int = 90_000) -> None:
-    """Open Train, pick a preset, set the steps, press Start; returns once Monitor is open."""
+def start_from_train_page(page, url: str, *, preset: str, steps: int, timeout_ms: int = 90_000,
+                          before_start=None) -> None:
+    """Open Train, pick a preset, set the steps, press Start; returns once Monitor is open.
+
+    before_start(page), when given, runs with the filled form on screen (e.g. a screenshot).
+    """
     import re
 
     page.goto(url + "/")
@@ -86,6 +90,8 @@ def start_from_train_page(page, url: str, *, preset: str, steps: int, timeout_ms
     box.press("Enter")
     page.get_by_text(f"{steps:,} steps").wait_for(timeout=timeout_ms)  # the "Ready: ..." line
     settle(page, timeout_ms)
+    if before_start is not None:
+        before_start(page)
     page.get_by_role("button", name=re.compile("Start training")).click()
     page.wait_for_url(re.compile(r"/monitor"), timeout=timeout_ms)
 

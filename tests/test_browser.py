@@ -1,0 +1,90 @@
+"""End to end in a real headless Chromium: start a 2-D run from Train, watch it, pause it, open Latent.
+
+Saves docs/screenshots/{train,monitor,latent-ring8,runs}.png (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from ganlab.ui.server import CHROMIUM, serve, start_from_train_page
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+WAIT_MS = 180_000  # generous: CI's 2 cores are shared with the trainer and the browser
+
+
+@pytest.fixture
+def browser_page():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (CI installs chromium with apt)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        from ganlab.ui.server import launch_chromium
+
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        yield page
+        browser.close()
+
+
+def shot(page, name: str, height: int) -> None:
+    """A screenshot of the whole app (Streamlit scrolls inside its own container, so size the viewport)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1440, "height": height})
+    page.wait_for_timeout(1500)  # let charts re-layout to the new size
+    page.screenshot(path=str(SHOTS / name))
+
+
+def progress_text(page) -> str:
+    return page.locator('[data-testid="stProgress"]').first.inner_text(timeout=WAIT_MS)
+
+
+def test_train_watch_pause_and_open_latent(browser_page, tmp_path):
+    """The main flow through the real app, as a person clicks it."""
+    page = browser_page
+    with serve(tmp_path / "runs", tmp_path / "data", log_path=tmp_path / "server.log") as url:
+        start_from_train_page(page, url, preset="ring8", steps=3000, timeout_ms=WAIT_MS,
+                              before_start=lambda pg: shot(pg, "train.png", 1050))
+
+        # Monitor: the loss chart has data and its labelled ln 2 equilibrium line
+        page.get_by_text(re.compile(r"ln 2 ≈ 0\.693")).first.wait_for(timeout=WAIT_MS)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .scatterlayer .trace path.js-line')]"
+            ".some(p => (p.getAttribute('d') || '').split(/[LM]/).length > 3)", timeout=WAIT_MS)
+        page.get_by_text("Real and fake points").first.wait_for(timeout=WAIT_MS)
+        assert re.search(r"running · step [\d,]+ / 3,000", progress_text(page)), progress_text(page)
+        for _ in range(60):  # a nicer picture once the game is under way (bounded: CI can be slow)
+            if int(re.search(r"step ([\d,]+)", progress_text(page)).group(1).replace(",", "")) >= 1000:
+                break
+            page.wait_for_timeout(1000)
+        page.wait_for_timeout(4000)  # the next curve and sample refresh
+        shot(page, "monitor.png", 1800)
+        page.set_viewport_size({"width": 1440, "height": 1000})
+
+        # pause: the state changes, and the step stops moving
+        page.get_by_role("button", name=re.compile("Pause")).click()
+        page.get_by_text(re.compile(r"paused · step")).wait_for(timeout=WAIT_MS)
+        paused_at = progress_text(page)
+        page.wait_for_timeout(2500)
+        assert progress_text(page) == paused_at, "a paused run keeps training"
+        page.get_by_role("button", name=re.compile("Resume")).wait_for(timeout=WAIT_MS)
+
+        # Latent opens for the same run (the sidebar picker's choice is shared by the pages)
+        page.get_by_role("link", name="Latent space").click()
+        page.wait_for_url(re.compile(r"/latent"), timeout=WAIT_MS)
+        page.wait_for_timeout(4000)
+        assert not page.locator('[data-testid="stException"]').count(), "Latent page raised"
+        shot(page, "latent-ring8.png", 1150)  # latent.png is the image run of tests/test_browser_data.py
+
+        page.get_by_role("link", name="Runs").click()
+        page.wait_for_url(re.compile(r"/runs"), timeout=WAIT_MS)
+        page.get_by_text("Open in Monitor").wait_for(timeout=WAIT_MS)
+        assert "00000-ring8-mlp-bce · paused" in page.content()  # the run, in its state
+        assert not page.locator('[data-testid="stException"]').count(), "Runs page raised"
+        shot(page, "runs.png", 800)
