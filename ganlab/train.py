@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
+import threading
 import time
 from contextlib import nullcontext
 from typing import Any, Callable, Optional
@@ -455,6 +457,12 @@ def train(cfg: RunConfig, run: Run, *, should_stop: Callable[[], bool] = lambda:
           resume: bool = False) -> str:
     """Train until cfg.steps or should_stop(); returns the final state ('finished' or 'stopped')."""
     trainer = trainer or Trainer(cfg)
+    if threading.current_thread() is not threading.main_thread():
+        # a run in a background thread shares the GIL with the UI's threads. With Python's 5 ms switch
+        # interval a page building figures keeps the GIL 5 ms at a time while the trainer, which drops it in
+        # every kernel, waits: a Monitor client cost 0-25% of a d2l run; at 1 ms, nothing measurable
+        # (bench.speed overhead). Process-wide and never raised back: other runs may be live.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
     # the run's thread count, set once for the whole loop: switching it at every step (what train_step does
     # for a caller at another count) measured up to 2x slower on the MLP once a 2-thread pool exists
     with _Threads(trainer.threads):
