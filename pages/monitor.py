@@ -10,8 +10,8 @@ from ganlab.ui.monitor import (PATTERN_TARGET, as_unit, cached_figure, coverage_
                                final_samples, has_key, last_value, real_points, run_view)
 
 POLL_S = 1.0  # seconds between refreshes of the progress line (the trainer never waits for any of them)
-CHARTS_S = 4.0  # ... of the curves: a rebuild is tens of ms of Python beside the trainer, and browser work
-SAMPLES_S = 3.0  # ... of the samples / D's surface: the browser's heaviest redraw (bench/ui_overhead.py)
+CHARTS_S = 5.0  # ... of the curves: a rebuild is tens of ms of Python beside the trainer, and browser work
+SAMPLES_S = 4.0  # ... of the samples / D's surface: the browser's heaviest redraw (bench/ui_overhead.py)
 MAX_POINTS = 600  # points per drawn series: enough for a chart ~600 px wide
 CHART = {"config": {"displaylogo": False}}
 
@@ -26,7 +26,7 @@ def status_panel(view) -> None:
     sps, eta, frac = plots.speed_text(view.history, cfg.steps)
     icon = STATE_ICONS.get(view.state, "")
     text = (f"{icon} **{view.state}** · step {view.step:,} / {cfg.steps:,} · {sps:,.0f} steps/s · "
-            f"ETA {plots.format_duration(eta) if view.live else '—'}")
+            f"ETA {plots.format_duration(eta) if view.active else '—'}")
     st.progress(min(max(view.step / max(cfg.steps, 1), 0.0), 1.0), text=text)
     st.caption(f"{cfg.dataset} · {cfg.arch} · {cfg.loss} ({LOSSES.describe(cfg.loss)}) · batch {cfg.batch_size} · "
                f"k = {view.snapshot.hparams.get('d_steps', cfg.d_steps) if view.snapshot else cfg.d_steps} · "
@@ -69,6 +69,10 @@ def controls(view) -> None:
                     with show_errors("Could not change the hyperparameters"):
                         manager.set_hparams(rid, lr_d=lr_d, lr_g=lr_g, d_steps=int(k))
                         st.success("Applied before the next step.")
+        return
+    if view.active:
+        st.caption("This run trains in another process (e.g. `python -m ganlab train`): "
+                   "it can be watched here and controlled only there.")
         return
     if view.state in ("failed", "interrupted", "stopped"):
         error = (view.snapshot.error if view.snapshot else view.run.status().get("error")) or ""
@@ -139,12 +143,15 @@ def samples_panel(view) -> None:
     if preview is None and view.live:
         st.info("Samples appear after the first tick.")
         return
+    if preview is None and view.writing_samples and not (spec is not None and spec.shape == (2,)):
+        st.info("This run trains in another process; its samples show here when it pauses or ends.")
+        return
     if spec is not None and spec.kind == "points" and spec.shape == (2,):
         if preview is not None:
             real, fake, surface, step = preview.get("real"), preview.get("fake"), preview.get("surface"), preview["step"]
         else:
             ckpt = view.run.checkpoints()
-            real, surface, step = real_points(cfg.dataset), None, view.step
+            real, surface, step = real_points(cfg.dataset), None, view.run.last_checkpoint_step() or view.step
             fake = final_samples(str(view.run.path), ckpt[-1].name) if ckpt else None
             if fake is None:
                 st.info("No checkpoint to draw samples from yet.")
@@ -188,7 +195,7 @@ def status_part(run_id: str, polling: bool) -> None:
         sig = (run_id, view.state, bool(view.snapshot and view.snapshot.diverged))
         changed = st.session_state.get("_monitor_sig", sig) != sig
         st.session_state["_monitor_sig"] = sig
-        if polling and (changed or not view.live):
+        if polling and (changed or not view.active):
             st.rerun()  # paused, resumed, diverged or ended: redraw the controls (and stop polling if ended)
         status_panel(view)
 
@@ -234,8 +241,9 @@ def timelapse(run_id: str) -> None:
                                                 value_range=spec.value_range), key="chart_timelapse", **CHART)
         else:
             st.image(_grid(frame, view), caption=f"step {int(steps[i]):,}")
-            gif = plots.gif_bytes([_grid(as_unit(s, spec), view) for s in samples], duration_ms=150)
-            st.download_button("Download the time-lapse (GIF)", gif, f"{run_id}-timelapse.gif", "image/gif")
+            if st.button("Make a GIF of the time-lapse", key="tl_gif"):
+                gif = plots.gif_bytes([_grid(as_unit(s, spec), view) for s in samples], duration_ms=150)
+                st.download_button("Download the time-lapse (GIF)", gif, f"{run_id}-timelapse.gif", "image/gif")
 
 
 @st.fragment
@@ -278,9 +286,10 @@ smoothing = c1.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="mon_smoothing",
                       help="TensorBoard-style exponential smoothing; the raw curve stays faint behind it.")
 log_y = c2.toggle("Log-scale losses", key="mon_log")
 
-live = False
+live, run_state = False, ""
 with show_errors("Could not open the run"):
-    live = run_view(run_id).live
+    first = run_view(run_id)
+    live, run_state = first.active, first.state
 # three fragments, each on its own clock, so a tick redraws only what is due (no polling once it ended)
 st.fragment(run_every=POLL_S if live else None)(status_part)(run_id, live)
 controls_part(run_id)
@@ -288,8 +297,10 @@ st.fragment(run_every=CHARTS_S if live else None)(charts_part)(run_id, smoothing
 st.fragment(run_every=SAMPLES_S if live else None)(samples_part)(run_id)
 
 with st.expander("Time-lapse: the fixed latent batch over training", expanded=not live):
-    if live and not st.toggle("Load snapshots while it trains", key="tl_live"):
-        st.caption("Snapshots are read from disk; switch on to browse them now.")
+    if run_state in ("created", "running"):
+        # samples.h5 is being appended to by the trainer in this process: reading it now could
+        # make the trainer's next append fail, so the snapshots wait until it pauses or ends
+        st.caption("The snapshots can be browsed here when the run is paused or has ended.")
     else:
         timelapse(run_id)
 with st.expander("Compare runs"):

@@ -184,3 +184,45 @@ def test_unreadable_run_is_a_message_not_a_traceback():
     at.switch_page("pages/runs.py").run()
     assert not at.exception
     assert "unreadable" in str(at.dataframe[0].value["state"].tolist())
+
+
+def test_coverage_drop_flags_lost_modes_only():
+    """The mode-collapse warning fires when the latest coverage is below its best, not on a plateau."""
+    from ganlab.ui.monitor import coverage_drop
+
+    h = [{"step": 100, "Metric/modes_covered": 5}, {"step": 150, "Loss/D": 0.7},
+         {"step": 200, "Metric/modes_covered": 8}, {"step": 300, "Metric/modes_covered": 8}]
+    assert coverage_drop(h, "Metric/modes_covered") is None
+    h.append({"step": 400, "Metric/modes_covered": 6})
+    assert coverage_drop(h, "Metric/modes_covered") == (6, 8, 200)
+    assert coverage_drop([{"step": 1}], "Metric/modes_covered") is None
+
+
+def test_last_record_reads_the_tail_and_skips_a_torn_line(tmp_path):
+    """The Runs table reads only the end of stats.jsonl; a half-written last line is skipped."""
+    from ganlab.run import Run
+    from ganlab.ui.common import last_record
+
+    run = Run.create(tmp_path, RunConfig())
+    for i in range(2000):
+        run.append_stats({"step": i, "Loss/D": 0.5 + i})
+    with open(run.stats_path, "a") as f:
+        f.write('{"step": 2000, "Loss/')
+    assert last_record(run) == {"step": 1999, "Loss/D": 1999.5}
+    assert last_record(Run(tmp_path / "missing")) == {}
+
+
+def test_finished_conditional_image_run_shows_a_grid_and_time_lapse():
+    """Digits, conditional: after the run ends Monitor shows the sample grid and the time-lapse slider."""
+    manager = get_manager()
+    cfg = RunConfig(dataset="digits", conditional=True, steps=20, batch_size=16, g_hidden=(16,), d_hidden=(16,),
+                    latent_dim=4, log_every=10, snapshot_every=10, checkpoint_every=10, num_fixed=20)
+    run_id = manager.start(cfg)
+    assert manager.wait(run_id, timeout=120) == "finished"
+    at = app()
+    at.session_state["run_id"] = run_id
+    at.switch_page("pages/monitor.py").run()
+    assert not at.exception, at.exception
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert "Fixed latent batch at step 20 · one row per class" in captions
+    assert at.select_slider(key=f"tl_{run_id}").value == 1  # the last of the two snapshots

@@ -32,7 +32,18 @@ class RunView:
 
     @property
     def live(self) -> bool:
+        """Training in this process: the page can pause, stop and retune it."""
         return self.state in LIVE_STATES and self.snapshot is not None
+
+    @property
+    def active(self) -> bool:
+        """Training here or in another process (the CLI): worth polling."""
+        return self.state in LIVE_STATES
+
+    @property
+    def writing_samples(self) -> bool:
+        """samples.h5 may be open for append right now: HDF5 readers must keep away."""
+        return self.state in ("created", "running")
 
     @property
     def version(self) -> tuple:
