@@ -1,5 +1,6 @@
 """ganlab dashboard: the page router and the sidebar run picker shared by every page."""
 
+import pandas  # noqa: F401 - first, before plotly: its lazy pandas lookup can race a half-imported module in another thread
 import streamlit as st
 
 from ganlab.ui.common import run_picker
@@ -7,11 +8,11 @@ from ganlab.ui.common import run_picker
 st.set_page_config(page_title="ganlab", page_icon=":material/science:", layout="wide")
 
 PAGES = [
-    st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", default=True),
-    st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
-    st.Page("pages/latent.py", title="Latent space", icon=":material/explore:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
-    st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    st.Page("views/train.py", title="Train", icon=":material/rocket_launch:", default=True),
+    st.Page("views/monitor.py", title="Monitor", icon=":material/monitoring:"),
+    st.Page("views/latent.py", title="Latent space", icon=":material/explore:"),
+    st.Page("views/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("views/data.py", title="Data", icon=":material/database:"),
 ]
 page = st.navigation(PAGES)
 

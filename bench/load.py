@@ -2,7 +2,7 @@
 
     python -m bench.load [--runs 4] [--seconds 180] [--clients 2] [--no-bind-check] [--json]
 
-Each client is a thread that behaves like one browser tab on the Monitor page (pages/monitor.py):
+Each client is a thread that behaves like one browser tab on the Monitor page (views/monitor.py):
 every POLL_S it takes a snapshot and formats the progress line, every CHARTS_S it builds the
 loss / D-output / gradient figures from the snapshot's history (and serialises them, as
 st.plotly_chart does), every SAMPLES_S the samples panel (points over D's surface, or an image
@@ -42,7 +42,7 @@ from ganlab.jobs import JobManager
 from ganlab.losses import CONVENTION, LOSSES
 
 ROOT = Path(__file__).resolve().parents[1]
-POLL_S, CHARTS_S, SAMPLES_S, MAX_POINTS = 1.0, 3.0, 2.0, 600  # as pages/monitor.py
+from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S  # noqa: E402 - as views/monitor.py
 SWITCH_S = 10.0
 STEPS = 100_000_000  # the runs never finish on their own; the benchmark stops them
 CONFIGS = [  # four different kinds of work; one logs every step, to push the in-memory history past its bound

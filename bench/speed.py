@@ -42,9 +42,9 @@ from ganlab.train import Trainer, default_threads, resolve_device
 
 WORKLOADS = ("gauss2d", "mlp28", "dcgan32", "dcgan64", "overhead")
 FLOP_BATCH = 8  # FLOPs are counted once at this batch and scaled: every layer's cost is linear in B
-# The Monitor page's clocks (pages/monitor.py: POLL_S, CHARTS_S, SAMPLES_S, MAX_POINTS): the client
-# polls snapshot() every POLL_S s for the progress line and rebuilds the curves / the samples when due.
-POLL_S, CHARTS_S, SAMPLES_S, MAX_POINTS = 1.0, 5.0, 4.0, 600
+# The Monitor page's clocks: the client polls snapshot() every POLL_S s for the progress line and
+# rebuilds the curves / the samples when due, exactly as views/monitor.py does.
+from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ timing helpers

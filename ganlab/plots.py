@@ -408,7 +408,7 @@ def _surface_traces(surface: Mapping) -> list:
     label = str(surface.get("label", "D(x)"))
     finite = z[np.isfinite(z)]
     prob = "critic" not in label.lower() and finite.size > 0 and finite.min() >= 0 and finite.max() <= 1
-    heat = go.Heatmap(x=xs, y=ys, z=z, colorscale=SURFACE_SCALE, zsmooth="best", name=label,
+    heat = go.Heatmap(x=xs, y=ys, z=z, colorscale=SURFACE_SCALE, zsmooth=False, name=label,
                       zmin=0 if prob else None, zmax=1 if prob else None,
                       colorbar=dict(title=dict(text=label, side="right"), thickness=12, len=0.75),
                       hovertemplate="(%{x:.2f}, %{y:.2f})<br>" + label + ": %{z:.3f}<extra></extra>")

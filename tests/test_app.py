@@ -13,7 +13,7 @@ from ganlab.config import RunConfig
 from ganlab.ui.manager import get_manager
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/train.py", "pages/monitor.py", "pages/latent.py", "pages/runs.py", "pages/data.py"]
+PAGES = ["views/train.py", "views/monitor.py", "views/latent.py", "views/runs.py", "views/data.py"]
 TINY = {"cfg_g_hidden": "16", "cfg_d_hidden": "16", "cfg_batch_size": 32, "cfg_log_every": 10,
         "cfg_snapshot_every": 20, "cfg_checkpoint_every": 50}
 
@@ -68,7 +68,7 @@ def test_every_page_loads_without_runs():
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
-    at.switch_page("pages/monitor.py").run()
+    at.switch_page("views/monitor.py").run()
     assert "No run selected" in at.info[0].value
 
 
@@ -121,10 +121,10 @@ def test_start_pause_monitor_and_latent():
     at.run()
     assert "paused" in at.get("progress")[0].proto.text
     assert "Resume" in [b.label for b in at.button]
-    at.switch_page("pages/latent.py").run()
+    at.switch_page("views/latent.py").run()
     assert not at.exception
     assert at.session_state["run_id"] == run_id  # the picker's choice follows the tab across pages
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception
     assert at.selectbox(key="runs_chosen").value == run_id  # Runs opens on the selected run
 
@@ -153,7 +153,7 @@ def test_runs_page_resume_and_delete_with_confirmation(tmp_path):
     manager.stop(run_id)
     assert manager.wait(run_id, timeout=60) == "stopped"
     at = app()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert run_id in str(at.dataframe[0].value["run"].tolist())
     at.selectbox(key="runs_chosen").set_value(run_id).run()
     at.button(key="resume").click().run()
@@ -161,7 +161,7 @@ def test_runs_page_resume_and_delete_with_confirmation(tmp_path):
     wait_for(lambda: manager.snapshot(run_id).state in ("running", "paused"), what="resume")
     manager.stop(run_id)
     manager.wait(run_id, timeout=60)
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.selectbox(key="runs_chosen").set_value(run_id).run()
     at.button(key="delete").click().run()
     assert any("cannot be undone" in w.value for w in at.warning)
@@ -178,10 +178,10 @@ def test_unreadable_run_is_a_message_not_a_traceback():
     (bad / "config.json").write_text("{not json")
     at = app()
     assert at.session_state["run_id"] == bad.name  # the picker selects the newest run
-    at.switch_page("pages/monitor.py").run()
+    at.switch_page("views/monitor.py").run()
     assert not at.exception
     assert any("config.json" in e.value for e in at.error), [e.value for e in at.error]
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception
     assert "unreadable" in str(at.dataframe[0].value["state"].tolist())
 
@@ -221,7 +221,7 @@ def test_finished_conditional_image_run_shows_a_grid_and_time_lapse():
     assert manager.wait(run_id, timeout=120) == "finished"
     at = app()
     at.session_state["run_id"] = run_id
-    at.switch_page("pages/monitor.py").run()
+    at.switch_page("views/monitor.py").run()
     assert not at.exception, at.exception
     captions = [c for img in at.get("image") for c in img.captions]
     assert "Fixed latent batch at step 20 · one row per class" in captions

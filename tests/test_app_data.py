@@ -23,7 +23,7 @@ def _fresh_caches():
 def _data_page() -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("views/data.py").run()
     assert not at.exception, at.exception
     return at
 

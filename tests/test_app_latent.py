@@ -40,7 +40,7 @@ def _latent(run_id=None) -> AppTest:
     if run_id is not None:
         at.session_state["run_id"] = run_id
     at.run()
-    at.switch_page("pages/latent.py").run()
+    at.switch_page("views/latent.py").run()
     assert not at.exception, at.exception
     return at
 

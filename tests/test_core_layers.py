@@ -46,7 +46,7 @@ def test_import_train_pulls_in_no_ui():
 
 def test_pages_define_no_classes():
     """A page's classes are redefined on every rerun, which breaks isinstance on session state."""
-    pages = list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    pages = list((ROOT / "views").glob("*.py")) + [ROOT / "app.py"]
     for path in pages:
         tree = ast.parse(path.read_text())
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)], path.name

@@ -4,15 +4,12 @@ import streamlit as st
 
 from ganlab import plots
 from ganlab.losses import CONVENTION, LOSSES
+from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S
 from ganlab.ui.common import STATE_ICONS, run_rows, show_errors, show_flashes
 from ganlab.ui.manager import get_manager, selected_run_id
 from ganlab.ui.monitor import (PATTERN_TARGET, as_unit, cached_figure, coverage_drop, disk_history, disk_samples,
                                final_samples, has_key, last_value, real_points, run_view)
 
-POLL_S = 1.0  # seconds between refreshes of the progress line (the trainer never waits for any of them)
-CHARTS_S = 5.0  # ... of the curves: a rebuild is tens of ms of Python beside the trainer, and browser work
-SAMPLES_S = 4.0  # ... of the samples / D's surface: the browser's heaviest redraw (bench/ui_overhead.py)
-MAX_POINTS = 600  # points per drawn series: enough for a chart ~600 px wide
 CHART = {"config": {"displaylogo": False}}
 
 
@@ -277,7 +274,7 @@ show_flashes()
 run_id = selected_run_id()
 if not run_id:
     st.info("No run selected. Start one on the Train page, or pick one in the sidebar.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/rocket_launch:")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/rocket_launch:")
     st.stop()
 
 st.subheader(run_id)

@@ -133,7 +133,7 @@ def show_report(report) -> None:
     if report.skipped:
         with st.expander(f"Skipped files ({report.n_skipped:,})"):
             st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True, width="stretch")
-    st.page_link("pages/train.py", label=f"Train on it: choose “hdf5: {Path(report.out_path).name}” on the Train page",
+    st.page_link("views/train.py", label=f"Train on it: choose “hdf5: {Path(report.out_path).name}” on the Train page",
                  icon=":material/rocket_launch:")
 
 

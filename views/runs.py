@@ -36,7 +36,7 @@ def actions(rows) -> None:
     c1, c2, c3, _ = st.columns([1.3, 1, 1, 3])
     if c1.button("Open in Monitor", key="open", icon=":material/monitoring:", type="primary"):
         select_run(chosen)
-        st.switch_page("pages/monitor.py")
+        st.switch_page("views/monitor.py")
     can_resume = row.state in ("stopped", "interrupted", "failed") or (row.state == "paused" and row.live)
     if c2.button("Resume", key="resume", icon=":material/play_arrow:", disabled=not can_resume,
                  help="Continue from the last checkpoint (stopped, interrupted or failed runs)."):
@@ -44,7 +44,7 @@ def actions(rows) -> None:
             manager.resume(chosen)
             select_run(chosen)
             flash(f"Resumed {chosen}.", "success")
-            st.switch_page("pages/monitor.py")
+            st.switch_page("views/monitor.py")
     if c3.button("Delete…", key="delete", icon=":material/delete:", disabled=row.live,
                  help="Stop a live run before deleting it."):
         st.session_state[CONFIRM] = chosen
@@ -72,7 +72,7 @@ with show_errors("Could not list the runs"):
     rows = run_rows(get_manager())
     if not rows:
         st.info(f"No runs yet in `{get_manager().runs_dir}`. Start one on the Train page.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/rocket_launch:")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/rocket_launch:")
     else:
         table(rows)
         actions(rows)

@@ -17,7 +17,7 @@ SEED_MAX = 2**32 - 1
 
 def need_run(message: str) -> None:
     st.info(message)
-    st.page_link("pages/train.py", label="Start a run on the Train page", icon=":material/rocket_launch:")
+    st.page_link("views/train.py", label="Start a run on the Train page", icon=":material/rocket_launch:")
     st.stop()
 
 

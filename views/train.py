@@ -174,7 +174,7 @@ if st.button("Start training", type="primary", disabled=cfg is None, key="start"
     with show_errors("Could not start the run"):
         run_id = get_manager().start(cfg)
         select_run(run_id)
-        st.switch_page("pages/monitor.py")
+        st.switch_page("views/monitor.py")
 if cfg is not None:
     with st.expander("This run's config (JSON)"):
         st.code(cfg.to_json(), language="json")
