@@ -36,7 +36,7 @@ def preset_config(name: str) -> RunConfig:
 _MIXTURE = dict(arch="mlp", loss="bce", batch_size=256, lr_d=1e-3, lr_g=1e-3, beta1=0.5, g_hidden=[256, 256],
                 d_hidden=[256, 256], activation="relu", latent_dim=2, r1_weight=0.1, ema=0.99, snapshot_every=100)
 preset("ring8", "8 Gaussians on a ring: every mode, sharp", "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)",
-       dataset="ring8", steps=6000, **_MIXTURE)
+       dataset="ring8", steps=12000, **_MIXTURE)
 preset("grid25", "25 Gaussians on a grid: every mode, sharp", "mode-collapse benchmark (VEEGAN, PacGAN)",
        dataset="grid25", steps=7000, **_MIXTURE)
 preset("d2l-gaussian", "d2l: a linear G learns a 2-D Gaussian", "seed 000 (d2l GAN chapter)",
