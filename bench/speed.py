@@ -154,7 +154,7 @@ _DIG28, _DIG32, _DIG64 = Digits(28, 1), Digits(32, 3), Digits(64, 3)
 
 def _dcgan_cfg(size: int) -> Callable[[str], RunConfig]:
     return lambda dev: RunConfig(dataset=f"digits{size}", arch="dcgan", loss="bce", batch_size=64, lr_d=2e-4,
-                                 lr_g=2e-4, beta1=0.5, beta2=0.999, latent_dim=100, base_channels=64, device=dev)
+                                 lr_g=2e-4, beta1=0.5, beta2=0.999, latent_dim=100, base_channels=64, ema=0.0, device=dev)
 
 
 WL = {
@@ -162,7 +162,7 @@ WL = {
         "gauss2d", 8,
         lambda steps, bs, dev, warmup: R.d2l_gauss2d(steps, batch_size=bs, device=dev, warmup=warmup),
         lambda dev: RunConfig(dataset="gaussian2d", arch="linear", loss="bce", batch_size=8, lr_d=0.05, lr_g=0.005,
-                              beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=(5, 3), activation="tanh", device=dev),
+                              beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=(5, 3), activation="tanh", ema=0.0, device=dev),
         lambda dev: TensorDataset("gaussian2d", GAUSSIAN2D_SPEC,
                                   torch.from_numpy(_gauss_points()).float().to(dev)),
         200, "d2l: linear G, 2-5-3-1 tanh D, Adam 0.05/0.005, batch 8 (ganlab: logits + softplus, no Sigmoid)"),
@@ -171,7 +171,7 @@ WL = {
         lambda steps, bs, dev, warmup: R.mlp28(steps, batch_size=bs, device=dev, data=_DIG28.tensor(), warmup=warmup),
         lambda dev: RunConfig(dataset="digits28", arch="mlp", loss="bce", batch_size=64, lr_d=3e-4, lr_g=3e-4,
                               beta1=0.4, beta2=0.8, latent_dim=100, g_hidden=(128, 256, 512, 1024),
-                              d_hidden=(512, 256, 128, 64, 32), activation="gelu", norm="batch", device=dev),
+                              d_hidden=(512, 256, 128, 64, 32), activation="gelu", norm="batch", ema=0.0, device=dev),
         _DIG28, 5, "post 002: G 100-128-256-512-1024-784 BN+GELU, D 784-512-256-128-64-32-1 GELU, "
                    "Adam 3e-4 (0.4, 0.8), batch 64 (ganlab: no weight decay, Tanh out, D step then G step)"),
     "dcgan32": Workload(

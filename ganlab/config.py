@@ -48,7 +48,7 @@ class RunConfig:
     r1_weight: float = 0.0  # R1 penalty on real data (0 = off)
     clip_value: float = 0.01  # wgan: weights clipped to [-c, c]
     margin: float = 1.0  # ebgan: energy margin m
-    ema: float = 0.0  # decay of an exponential moving average of G's weights (0 = off, e.g. 0.999)
+    ema: float = 0.99  # decay of an exponential moving average of G's weights, used for samples and metrics (0 = off)
     # --- reproducibility and hardware ---
     seed: int = 0  # seeds models, data order and latents
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
