@@ -38,7 +38,7 @@ _MIXTURE = dict(arch="mlp", loss="bce", batch_size=256, lr_d=1e-3, lr_g=1e-3, be
 preset("ring8", "8 Gaussians on a ring: every mode, sharp", "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)",
        dataset="ring8", steps=12000, **_MIXTURE)
 preset("grid25", "25 Gaussians on a grid: every mode, sharp", "mode-collapse benchmark (VEEGAN, PacGAN)",
-       dataset="grid25", steps=7000, **_MIXTURE)
+       dataset="grid25", steps=14000, **_MIXTURE)
 preset("d2l-gaussian", "d2l: a linear G learns a 2-D Gaussian", "seed 000 (d2l GAN chapter)",
        dataset="gaussian2d", arch="linear", loss="bce", steps=2500, batch_size=8, lr_d=0.05, lr_g=0.005,
        beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=[5, 3], activation="tanh", log_every=25, snapshot_every=125)
