@@ -41,11 +41,11 @@ preset("grid25", "25 Gaussians on a grid: every mode, sharp", "mode-collapse ben
        dataset="grid25", steps=14000, **_MIXTURE)
 preset("d2l-gaussian", "d2l: a linear G learns a 2-D Gaussian", "seed 000 (d2l GAN chapter)",
        dataset="gaussian2d", arch="linear", loss="bce", steps=2500, batch_size=8, lr_d=0.05, lr_g=0.005,
-       beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=[5, 3], activation="tanh", log_every=25, snapshot_every=125)
+       beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=[5, 3], activation="tanh", log_every=25, snapshot_every=125, ema=0.0)
 preset("pattern1010", "Make Your Own GAN: four numbers high-low-high-low", "seed 003 (1010 pattern)",
        dataset="pattern1010", arch="mlp", loss="mse", steps=10000, batch_size=1, optimizer="sgd", lr_d=0.02, lr_g=0.01,
        latent_dim=1, latent_dist="uniform", g_hidden=[3], d_hidden=[3], activation="sigmoid", log_every=100,
-       snapshot_every=500)
+       snapshot_every=500, ema=0.0)
 # digits: at lr 2e-4 without R1/EMA the MLP GAN lost the 7s (9/10 classes, FD 79 against a real floor of
 # 2.3); R1 (gamma 1) + EMA 0.995 + lr 5e-4 gave 10/10 from step 1000 and FD 4.1 at step 3000.
 _DIGITS = dict(dataset="digits", arch="mlp", loss="bce", steps=4000, batch_size=128, lr_d=5e-4, lr_g=5e-4,
@@ -55,10 +55,10 @@ preset("digits", "MLP GAN on scikit-learn's 8x8 digits: all 10 classes", "seeds 
        **_DIGITS)
 preset("myogan-mnist", "Make Your Own GAN's MNIST MLP (hidden 200, LeakyReLU + LayerNorm)", "seed 003 (MNIST GAN)",
        dataset="mnist", arch="mlp", loss="bce", steps=20000, batch_size=32, lr_d=1e-4, lr_g=1e-4, beta1=0.9,
-       latent_dim=100, g_hidden=[200], d_hidden=[200], activation="leaky_relu", norm="layer", d_norm="layer")
+       latent_dim=100, g_hidden=[200], d_hidden=[200], activation="leaky_relu", norm="layer", d_norm="layer", ema=0.0)
 preset("mlp-mnist", "The MLP MNIST GAN of the handwritten-digit post (BatchNorm + GELU)", "seed 002",
        dataset="mnist", arch="mlp", loss="bce", steps=10000, batch_size=64, lr_d=3e-4, lr_g=3e-4, beta1=0.4, beta2=0.8,
-       latent_dim=100, g_hidden=[128, 256, 512, 1024], d_hidden=[512, 256, 128, 64, 32], activation="gelu", norm="batch")
+       latent_dim=100, g_hidden=[128, 256, 512, 1024], d_hidden=[512, 256, 128, 64, 32], activation="gelu", norm="batch", ema=0.0)
 preset("dcgan", "DCGAN on 8x8 digits (swap in mnist/cifar10/hdf5 for bigger images)", "seed 001 (DCGAN)",
        dataset="digits", arch="dcgan", loss="bce", steps=3000, batch_size=64, lr_d=2e-4, lr_g=2e-4,
        latent_dim=100, base_channels=64, ema=0.995, snapshot_every=150)
