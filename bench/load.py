@@ -171,9 +171,9 @@ def watch(jm: JobManager, ids: list[str], stop: threading.Event, out: dict, stea
 
 def bind_check() -> dict:
     """`streamlit run app.py` with only .streamlit/config.toml: which address does it listen on?"""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from ganlab.ui.server import free_port, stop
+
+    port = free_port()
     tmp = tempfile.mkdtemp(prefix="ganlab-bind-")
     env = {**os.environ, "GANLAB_RUNS": f"{tmp}/runs", "GANLAB_DATA": f"{tmp}/data"}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -195,11 +195,7 @@ def bind_check() -> dict:
                 reachable = False
         return {"port": port, "listening_on": listen, "other_interface": other, "reachable_there": reachable}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def _listeners(port: int) -> list[str]:

@@ -40,14 +40,19 @@ def serve(runs_dir: str | os.PathLike, data_dir: str | os.PathLike, *, port: int
         _wait_healthy(url, proc, timeout)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
         if log_path:
             log.close()
+
+
+def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    """Terminate a server process, killing it if it ignores SIGTERM for `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
