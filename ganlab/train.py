@@ -190,6 +190,8 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
         self._g_params, self._d_params = list(self.G.parameters()), list(self.D.parameters())  # cached: no rebuild per step
         self._ema_params = list(self.G_ema.parameters()) if self.G_ema is not None else []
+        self._ema_buffers = list(self.G_ema.buffers()) if self.G_ema is not None else []  # BatchNorm stats
+        self._g_buffers = list(self.G.buffers())
         self.opt_g = _optimizer(cfg, self._g_params, cfg.lr_g, self.device)
         self.opt_d = _optimizer(cfg, self._d_params, cfg.lr_d, self.device)
         self._step_g, self._step_d = _Stepper(self.opt_g), _Stepper(self.opt_d)
@@ -342,8 +344,8 @@ class Trainer:
     def _update_ema(self) -> None:
         with torch.no_grad():
             torch._foreach_lerp_(self._ema_params, self._g_params, 1.0 - self.cfg.ema)
-            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-                b_ema.copy_(b)
+            if self._ema_buffers:
+                torch._foreach_copy_(self._ema_buffers, self._g_buffers)
 
     def _mark_bad(self, d_loss: torch.Tensor, g_loss: torch.Tensor) -> None:
         # remember the first step whose D or G loss was not finite, without a host sync
@@ -367,8 +369,8 @@ class Trainer:
         if bad_d > 0 or bad_g > 0 or non_finite(rec):
             net, step = ("D", bad_d) if bad_d > 0 and (bad_g < 0 or bad_d <= bad_g) else ("G", bad_g)
             raise Diverged(step if step > 0 else self.step, net, "loss became NaN or infinite")
-        for name, net in (("D", self.D), ("G", self.G)):
-            if not all(torch.isfinite(p).all() for p in net.parameters()):
+        for name, params in (("D", self._d_params), ("G", self._g_params)):
+            if not torch.stack([torch.isfinite(p).all() for p in params]).all():  # one sync per network
                 raise Diverged(self.step, name, "weights became NaN or infinite")
         rec.update({"LR/D": self.hparams["lr_d"], "LR/G": self.hparams["lr_g"], "k": self.hparams["d_steps"]})
         return rec
