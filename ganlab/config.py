@@ -32,6 +32,8 @@ class RunConfig:
     beta1: float = 0.5  # adam: first-moment decay
     beta2: float = 0.999  # adam: second-moment decay
     momentum: float = 0.0  # sgd / rmsprop momentum
+    lr_schedule: str = "constant"  # constant | linear | cosine (ganlab.schedule.SCHEDULES): both lrs over the run
+    lr_end_factor: float = 0.0  # linear / cosine: the fraction of each lr left at the last step
     # --- latent ---
     latent_dim: int = 16  # size of z
     latent_dist: str = "normal"  # normal: N(0, I) | uniform: U(-1, 1)

@@ -27,6 +27,7 @@ RANGES = {
     "beta1": (0.0, 0.9999, True),
     "beta2": (0.0, 0.99999, True),
     "momentum": (0.0, 0.9999, True),
+    "lr_end_factor": (0.0, 1.0, True),
     "latent_dim": (1, 4096, True),
     "base_channels": (1, 1024, True),
     "gp_weight": (0.0, 1e4, True),
@@ -94,7 +95,9 @@ def _check_combination(cfg: RunConfig, data_root) -> None:
     from .losses import LOSSES
     from .models import ARCHS, arch_problem
 
-    for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES)):
+    from .schedule import SCHEDULES
+
+    for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES), ("lr_schedule", cfg.lr_schedule, SCHEDULES)):
         if name not in reg:
             raise ConfigError(f"{kind}: {name!r} is not one of {', '.join(reg.names())}")
     try:
