@@ -44,17 +44,18 @@ MIXTURES = {"ring8", "grid25"}
 QUICK_FRACTION = 0.25
 
 
-def plan(presets: list[str], seeds: list[int], losses: list[str], quick: bool) -> list[dict[str, Any]]:
+def plan(presets: list[str], seeds: list[int], losses: list[str], quick: bool,
+         overrides: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
     """One job per (preset, loss, seed); extra losses only for the 2-D mixture presets."""
     from ganlab.presets import preset_config
 
     jobs = []
     for name in presets:
-        cfg = preset_config(name)
+        cfg = preset_config(name).replace(**(overrides or {}))
         extra = [loss for loss in losses if loss != cfg.loss] if cfg.dataset in MIXTURES else []
         for loss in [cfg.loss, *extra]:
             for seed in seeds:
-                over: dict[str, Any] = {"seed": seed, "loss": loss}
+                over: dict[str, Any] = {**(overrides or {}), "seed": seed, "loss": loss}
                 if quick:
                     over["steps"] = max(1, int(cfg.steps * QUICK_FRACTION))
                 jobs.append({"preset": name, "overrides": over})
@@ -158,6 +159,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    from ganlab.config import ConfigError, parse_set
     from ganlab.losses import LOSSES
     from ganlab.presets import PRESETS
 
@@ -166,10 +168,16 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--seeds", default=None, help="comma list (default 0,1,2; --quick: 0)")
     p.add_argument("--losses", default="", help="extra losses for the 2-D mixture presets: comma list or 'all'")
     p.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each (default 2)")
-    p.add_argument("--quick", action="store_true", help=f"{QUICK_FRACTION:.0%} of each preset's steps, seed 0")
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_FRACTION * 100:.0f}%% of each preset's steps, seed 0")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field in every run, e.g. --set steps=8000 (repeatable)")
     p.add_argument("--json", action="store_true", help="print rows and summaries as one JSON object")
     p.add_argument("--runs-dir", help="keep the runs here (default: a temporary directory, removed after)")
     a = p.parse_args(argv)
+    try:
+        a.overrides = parse_set(a.set)
+    except ConfigError as e:
+        p.error(str(e))
     a.presets = PRESETS.names() if a.presets == "all" else [s for s in a.presets.split(",") if s]
     a.losses = LOSSES.names() if a.losses == "all" else [s for s in a.losses.split(",") if s]
     bad = [n for n in a.presets if n not in PRESETS] + [n for n in a.losses if n not in LOSSES]
@@ -187,7 +195,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     a = parse_args(argv)
-    jobs = plan(a.presets, a.seeds, a.losses, a.quick)
+    jobs = plan(a.presets, a.seeds, a.losses, a.quick, a.overrides)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ganlab-quality-") as tmp:
         root = a.runs_dir or tmp
