@@ -6,6 +6,8 @@ import math
 
 import torch
 
+NEVER = 2 ** 62  # "no non-finite value yet": larger than any step
+
 
 class Stats:
     """Running means of named scalars, accumulated as device tensors (no host sync per step)."""
@@ -43,3 +45,58 @@ class Stats:
 def non_finite(record: dict[str, float]) -> list[str]:
     """Names of values in a tick record that are NaN or infinite."""
     return [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
+
+
+class StepLog:
+    """The scalars every iteration produces (D's loss, D(x), D(G(z)), G's loss), one device row per step.
+
+    One write per step replaces a running sum per name plus a per-step NaN check: the tick's
+    collect() averages the rows and finds the first step whose row is not finite, so a
+    divergence message still names the exact step. Rows fold into a running sum when the
+    buffer fills (a caller that never collects), still without a host sync.
+    """
+
+    def __init__(self, names: tuple[str, ...], device: torch.device, capacity: int = 256):
+        self.names, self.capacity = names, capacity
+        self._rows = torch.zeros((capacity, len(names)), device=device)
+        self._row_list = list(self._rows.unbind(0))  # views, made once: no select per step
+        self._sum = torch.zeros(len(names), device=device)
+        self._first_bad = torch.full((len(names),), NEVER, dtype=torch.long, device=device)  # per column
+        self._steps = torch.arange(1, capacity + 1, device=device)  # row i of a window starting at step s -> s + i
+        self._n, self._folded, self._start = 0, 0, None  # rows in the buffer, rows folded, first step of the window
+
+    def row(self, step: int) -> torch.Tensor:
+        """The (len(names),) row for `step` to be written in place (e.g. `torch.cat(parts, out=row)`)."""
+        if self._start is None:
+            self._start = step
+        if self._n == self.capacity:
+            self._fold()
+        r = self._row_list[self._n]
+        self._n += 1
+        return r
+
+    def _fold(self) -> None:
+        rows = self._rows[: self._n]
+        self._sum += rows.sum(0)
+        steps = (self._steps[: self._n] + (self._start + self._folded - 1)).unsqueeze(1)  # (n, 1)
+        bad = torch.where(torch.isfinite(rows), NEVER, steps).amin(0)  # (names,): first non-finite step
+        torch.minimum(self._first_bad, bad, out=self._first_bad)
+        self._folded += self._n
+        self._n = 0
+
+    def collect(self) -> tuple[dict[str, float], dict[str, int]]:
+        """(means since the last collect, {name: first step where it was not finite}); one host sync."""
+        if self._n:
+            self._fold()
+        count = self._folded
+        if not count:
+            return {}, {}
+        # float64 holds every step number (and NEVER, a power of two) exactly
+        values = torch.cat([self._sum.double(), self._first_bad.double()]).tolist()  # the sync
+        k = len(self.names)
+        out = {n: v / count for n, v in zip(self.names, values[:k])}
+        first_bad = {n: int(b) for n, b in zip(self.names, values[k:]) if b < NEVER}
+        self._sum.zero_()
+        self._first_bad.fill_(NEVER)
+        self._folded, self._start = 0, None
+        return out, first_bad

@@ -25,7 +25,11 @@ from .latent import z_batch
 from .losses import LOSSES, d_prob, gradient_penalty, r1_penalty
 from .models import build_models
 from .run import Run
-from .stats import Stats, non_finite
+from .schedule import lr_factor
+from .stats import StepLog, Stats, non_finite
+
+
+STEP_COLUMNS = ("Loss/D", "D/real", "D/fake", "Loss/G")  # one StepLog row per iteration
 
 
 class Diverged(RuntimeError):
@@ -41,9 +45,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-NEVER = 2 ** 62  # "no non-finite loss yet" in Trainer._bad
 
 
 def default_threads() -> int:
@@ -101,6 +102,10 @@ class _Stepper:
     state_dict(), resume and the numbers are unchanged (tests/test_speed_equivalence.py checks
     bit-identity); it saves ~60 µs a call, which is ~10% of a d2l-sized iteration. Anything
     unusual (a first step, amsgrad, a parameter without a gradient, hooks) goes through opt.step().
+
+    The parameters' Adam step counts become 0-dim views into one tensor, so one add advances them
+    all: torch's `_foreach_add_` on 0-dim CPU tensors falls back to one add per tensor (~20 µs a call
+    for a d2l net). Each view still is that parameter's own `state["step"]`, always current.
     """
 
     def __init__(self, opt: torch.optim.Optimizer):
@@ -113,8 +118,8 @@ class _Stepper:
             opt.step()
             self.plan = self._plan()
             return
-        params, avgs, sqs, steps, g = plan
-        torch._foreach_add_(steps, 1)
+        params, avgs, sqs, counts, steps, g = plan
+        counts.add_(1)
         torch._fused_adam_(params, [p.grad for p in params], avgs, sqs, [], steps, amsgrad=False, lr=g["lr"],
                            beta1=g["betas"][0], beta2=g["betas"][1], weight_decay=g["weight_decay"], eps=g["eps"],
                            maximize=False)
@@ -135,8 +140,11 @@ class _Stepper:
         states = [opt.state.get(p, {}) for p in params]
         if not params or any("exp_avg" not in st for st in states) or len({(p.device, p.dtype) for p in params}) != 1:
             return None
+        counts = torch.stack([st["step"] for st in states])  # (n,) on the step tensors' device
+        for i, st in enumerate(states):
+            st["step"] = counts[i]
         return (params, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
-                [st["step"] for st in states], g)
+                counts, [st["step"] for st in states], g)
 
 
 def _joint_ok(d: torch.nn.Module) -> bool:
@@ -198,10 +206,12 @@ class Trainer:
         self.joint = _joint_ok(self.D)  # one D pass over [real; fake] in the D step
         self.threads = default_threads() if self.device.type == "cpu" else None  # intra-op threads for its work
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)  # data order, z, labels, GP
-        self.hparams = {"lr_d": cfg.lr_d, "lr_g": cfg.lr_g, "d_steps": cfg.d_steps}
+        self.hparams = {"lr_d": cfg.lr_d, "lr_g": cfg.lr_g, "d_steps": cfg.d_steps}  # base lrs: the schedule scales them
+        self.schedule_factor = 1.0  # the schedule's factor at this step (constant: always 1)
         self.step, self.elapsed = 0, 0.0
-        self.stats = Stats()
-        self._bad = torch.full((2,), NEVER, dtype=torch.long, device=self.device)  # first non-finite step of D, G
+        self.stats = Stats()  # occasional scalars: gradient norms, penalties
+        self.step_log = StepLog(STEP_COLUMNS, self.device)  # what every iteration reports, one row each
+        self._d_means = torch.zeros(2)  # D(x), D(G(z)) of the last D step
         self._setup_precision()
         self.fixed_z, self.fixed_y = self._fixed_latents()
 
@@ -238,9 +248,18 @@ class Trainer:
             if val is not None:
                 self.hparams[key] = float(val)
                 for group in opt.param_groups:
-                    group["lr"] = float(val)
+                    group["lr"] = float(val) * self.schedule_factor
         if d_steps is not None:
             self.hparams["d_steps"] = int(d_steps)
+
+    def _follow_schedule(self) -> None:
+        """Scale both learning rates by the schedule's factor for the coming update (a few dict writes)."""
+        scale = lr_factor(self.cfg.lr_schedule, self.step, self.cfg.steps, self.cfg.lr_end_factor)
+        if scale != self.schedule_factor:
+            self.schedule_factor = scale
+            for key, opt in (("lr_d", self.opt_d), ("lr_g", self.opt_g)):
+                for group in opt.param_groups:
+                    group["lr"] = self.hparams[key] * scale
 
     # ------------------------------------------------------------ sampling
     def sample_z(self, n: int) -> torch.Tensor:
@@ -282,12 +301,7 @@ class Trainer:
             with torch.no_grad():
                 torch._foreach_clamp_min_(self._d_params, -self.cfg.clip_value)
                 torch._foreach_clamp_max_(self._d_params, self.cfg.clip_value)
-        # D(x), D(G(z)) (and the critic's W estimate) in one vector: one accumulate per step
-        if self.loss.d_output == "critic":
-            self.stats.report(("Loss/D", "D/real", "D/fake", "W"),
-                              torch.cat([loss.detach().reshape(1), means, (means[0] - means[1]).reshape(1)]))
-        else:
-            self.stats.report(("Loss/D", "D/real", "D/fake"), torch.cat([loss.detach().reshape(1), means]))
+        self._d_means = means  # D(x), D(G(z)): train_step logs them with the losses
         return loss
 
     def _judge(self, x: torch.Tensor, fake: torch.Tensor, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -296,9 +310,12 @@ class Trainer:
             n = len(x)
             both = torch.cat([x, fake if fake.dtype == x.dtype else fake.to(x.dtype)])  # (2B, ...)
             out = _f32(self.d_fwd(both, None if y is None else torch.cat([y, y])))
-            return out[:n], out[n:], d_prob(self.loss, out).view(2, n).mean(1)
+            with torch.no_grad():  # the chart's D(x), D(G(z)): no graph for them
+                means = d_prob(self.loss, out.detach()).view(2, n).mean(1)
+            return out[:n], out[n:], means
         real_out, fake_out = _f32(self.d_fwd(x, y)), _f32(self.d_fwd(fake, y))
-        means = torch.stack([d_prob(self.loss, real_out).mean(), d_prob(self.loss, fake_out).mean()])
+        with torch.no_grad():
+            means = torch.stack([d_prob(self.loss, real_out.detach()).mean(), d_prob(self.loss, fake_out.detach()).mean()])
         return real_out, fake_out, means
 
     def _penalties(self, x: torch.Tensor, fake: torch.Tensor, y) -> torch.Tensor | float:
@@ -338,7 +355,6 @@ class Trainer:
         self._step_g()
         if self.G_ema is not None:
             self._update_ema()
-        self.stats.report("Loss/G", loss)
         return loss
 
     def _update_ema(self) -> None:
@@ -347,32 +363,43 @@ class Trainer:
             if self._ema_buffers:
                 torch._foreach_copy_(self._ema_buffers, self._g_buffers)
 
-    def _mark_bad(self, d_loss: torch.Tensor, g_loss: torch.Tensor) -> None:
-        # remember the first step whose D or G loss was not finite, without a host sync
-        losses = torch.stack([d_loss.detach(), g_loss.detach()])  # (2,) float32: the losses are computed in fp32
-        torch.minimum(self._bad, torch.where(torch.isfinite(losses), NEVER, self.step + 1), out=self._bad)
-
     def train_step(self, measure: bool = False) -> None:
         """One iteration: k D-steps, then one G-step."""
+        if self.cfg.lr_schedule != "constant":
+            self._follow_schedule()
         with _Threads(self.threads):
-            d_losses = [self.d_step(measure) for _ in range(self.hparams["d_steps"])]
+            k = self.hparams["d_steps"]
+            if k == 1:
+                d_loss, means = self.d_step(measure), self._d_means
+            else:  # the iteration's row holds the mean over its k D steps
+                d_losses, d_means = [], []
+                for _ in range(k):
+                    d_losses.append(self.d_step(measure))
+                    d_means.append(self._d_means)
+                d_loss, means = torch.stack(d_losses).mean(), torch.stack(d_means).mean(0)
             g_loss = self.g_step(measure)
-            # a sum is non-finite when any term is (k > 1 D steps share one flag)
-            self._mark_bad(d_losses[0] if len(d_losses) == 1 else torch.stack(d_losses).sum(), g_loss)
+            with torch.no_grad():  # one row: Loss/D, D/real, D/fake, Loss/G (losses are fp32)
+                torch.cat([d_loss.reshape(1), means, g_loss.reshape(1)], out=self.step_log.row(self.step + 1))
         self.step += 1
 
     # ------------------------------------------------------------ ticks
     def collect(self) -> dict[str, Any]:
         """One record for stats.jsonl; raises Diverged when a loss or weight is not finite."""
-        rec: dict[str, Any] = {"step": self.step, **self.stats.collect()}
-        bad_d, bad_g = (b if b < NEVER else -1 for b in self._bad.tolist())
+        core, first_bad = self.step_log.collect()
+        rec: dict[str, Any] = {"step": self.step, **core}
+        if core and self.loss.d_output == "critic":
+            rec["W"] = core["D/real"] - core["D/fake"]  # the critic's estimate of the Wasserstein distance
+        rec.update(self.stats.collect())
+        bad_d = min((first_bad[n] for n in STEP_COLUMNS[:3] if n in first_bad), default=-1)
+        bad_g = first_bad.get("Loss/G", -1)
         if bad_d > 0 or bad_g > 0 or non_finite(rec):
             net, step = ("D", bad_d) if bad_d > 0 and (bad_g < 0 or bad_d <= bad_g) else ("G", bad_g)
             raise Diverged(step if step > 0 else self.step, net, "loss became NaN or infinite")
         for name, params in (("D", self._d_params), ("G", self._g_params)):
             if not torch.stack([torch.isfinite(p).all() for p in params]).all():  # one sync per network
                 raise Diverged(self.step, name, "weights became NaN or infinite")
-        rec.update({"LR/D": self.hparams["lr_d"], "LR/G": self.hparams["lr_g"], "k": self.hparams["d_steps"]})
+        rec.update({"LR/D": self.hparams["lr_d"] * self.schedule_factor, "LR/G": self.hparams["lr_g"] * self.schedule_factor,
+                    "k": self.hparams["d_steps"]})
         return rec
 
     @torch.no_grad()
@@ -418,8 +445,9 @@ class Trainer:
         with RNG_LOCK:
             torch.set_rng_state(state["rng"]["torch"])
         self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
-        self.set_hparams(**state["hparams"])
-        self._bad.fill_(NEVER)
+        self.schedule_factor = 1.0
+        self.set_hparams(**state["hparams"])  # the base lrs; the next train_step applies the schedule
+        self.step_log = StepLog(STEP_COLUMNS, self.device)
 
 
 def to_storage(x: torch.Tensor, spec) -> np.ndarray:

@@ -7,10 +7,10 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .common import ACTIVATIONS, EnergyD, one_hot
+from .common import ACTIVATIONS, Chain, EnergyD, one_hot
 
 
-def mlp(sizes: Sequence[int], activation: str, norm: str, *, last_plain: bool = True) -> nn.Sequential:
+def mlp(sizes: Sequence[int], activation: str, norm: str, *, last_plain: bool = True) -> Chain:
     """Linear layers with norm + activation between them; the last Linear stays bare."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -22,7 +22,7 @@ def mlp(sizes: Sequence[int], activation: str, norm: str, *, last_plain: bool = 
         elif norm == "layer":
             layers.append(nn.LayerNorm(b))
         layers.append(ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)
+    return Chain(*layers)
 
 
 class MLPGenerator(nn.Module):
@@ -33,7 +33,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
         dim = int(torch.tensor(shape).prod())
-        self.net = nn.Sequential(mlp([latent_dim + num_classes, *hidden, dim], activation, norm), out_act)
+        self.net = Chain(mlp([latent_dim + num_classes, *hidden, dim], activation, norm), out_act)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
