@@ -83,6 +83,9 @@ def test_train_page_lists_registries_and_hdf5_files(tmp_path, monkeypatch):
     assert any(o.endswith("mine.h5") for o in options)
     assert "wgan-gp" in at.selectbox(key="cfg_loss").options
     assert at.selectbox(key="cfg_arch").options == ["linear", "mlp", "dcgan"]
+    assert at.selectbox(key="cfg_lr_schedule").options == ["constant", "linear", "cosine"]
+    at.selectbox(key="cfg_lr_schedule").set_value("cosine").run()
+    assert '"lr_schedule": "cosine"' in at.code[0].value
 
 
 def test_preset_fills_the_form():

@@ -8,6 +8,7 @@ from ganlab.losses import LOSSES
 from ganlab.models import ARCHS
 from ganlab.paths import data_root
 from ganlab.presets import PRESETS
+from ganlab.schedule import SCHEDULES
 from ganlab.ui.common import select_run, show_errors, show_flashes
 from ganlab.ui.manager import get_manager
 from ganlab.validate import CHOICES, RANGES, validate_config
@@ -135,6 +136,9 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
         field("beta1", "Adam β1", step=0.05)
         field("beta2", "Adam β2", step=0.001)
         field("momentum", "Momentum (SGD / RMSprop)", step=0.05)
+        field("lr_schedule", "Learning-rate schedule", "select", options=SCHEDULES.names(),
+              help=" · ".join(f"{e.name}: {e.description}" for e in SCHEDULES))
+        field("lr_end_factor", "LR at the end (× lr)", step=0.05, help="linear / cosine: the fraction left at the last step.")
         field("seed", "Seed", help="Same config and seed on the CPU → same losses.")
     with c2:
         field("g_hidden", "G hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")
