@@ -124,6 +124,7 @@ def test_start_pause_monitor_and_latent():
     at.run()
     assert "paused" in at.get("progress")[0].proto.text
     assert "Resume" in [b.label for b in at.button]
+    assert f"{run_id} · live" in at.sidebar.selectbox[0].options  # no state label that fragments would leave stale
     at.switch_page("views/latent.py").run()
     assert not at.exception
     assert at.session_state["run_id"] == run_id  # the picker's choice follows the tab across pages

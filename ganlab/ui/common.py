@@ -117,7 +117,10 @@ def run_rows(manager: JobManager, *, with_details: bool = True) -> list[RunRow]:
 
 
 def row_label(row: RunRow) -> str:
-    return f"{row.id} · {row.state}"
+    """The sidebar's label. It is drawn on full reruns only, while Monitor's fragments redraw on their own,
+    so a run in this process reads "live" (created, running and paused alike) rather than a state that
+    would go stale; its end triggers a full rerun that shows the final state."""
+    return f"{row.id} · {'live' if row.live else row.state}"
 
 
 # ---------------------------------------------------------------- selection
