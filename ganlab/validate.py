@@ -32,6 +32,7 @@ RANGES = {
     "base_channels": (1, 1024, True),
     "gp_weight": (0.0, 1e4, True),
     "r1_weight": (0.0, 1e4, True),
+    "r1_every": (1, 10_000, True),
     "clip_value": (0.0, 100.0, False),
     "margin": (0.0, 1e4, False),
     "ema": (0.0, 0.99999, True),

@@ -113,3 +113,19 @@ def test_chain_matches_sequential_and_still_runs_hooks():
     nn.utils.parametrizations.spectral_norm(layers[0])  # a parametrized Linear is another type: called normally
     chain(x)
     assert chain[0].parametrizations.weight.original.shape == (8, 3)
+
+
+def test_lazy_r1_runs_every_nth_iteration_at_n_times_the_weight(monkeypatch):
+    import ganlab.train as train_mod
+
+    calls = []
+    real = train_mod.r1_penalty
+    monkeypatch.setattr(train_mod, "r1_penalty", lambda d, x: (calls.append(1), real(d, x))[1])
+    tr = Trainer(RunConfig(**TINY, steps=10, r1_weight=0.5, r1_every=4))
+    for _ in range(9):
+        tr.train_step()
+    assert len(calls) == 3  # iterations 0, 4 and 8
+    rec = tr.collect()
+    assert rec["Penalty/R1"] > 0
+    with pytest.raises(ConfigError, match="r1_every"):
+        RunConfig(r1_every=0).validate()

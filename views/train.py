@@ -149,6 +149,8 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
         field("norm", "G hidden norm", "select")
         field("d_norm", "D hidden norm", "select")
         field("r1_weight", "R1 penalty weight", step=1.0, help="0 = off.")
+        field("r1_every", "R1 every N steps", help="Lazy R1: 1 = every step; N > 1 applies it N times as strongly "
+                                                    "every Nth step, for about the same effect at less cost.")
         field("gp_weight", "Gradient-penalty λ (wgan-gp)", step=1.0)
         field("clip_value", "Weight clip c (wgan)", step=0.005)
         field("margin", "Energy margin m (ebgan)", step=0.1)
