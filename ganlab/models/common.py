@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.modules import module as _torch_module  # the global hook registries
 
 ACTIVATIONS = {
     "relu": lambda: nn.ReLU(),
@@ -34,8 +35,7 @@ def _has_hooks(m: nn.Module) -> bool:
 
 
 def _global_hooks() -> bool:
-    from torch.nn.modules import module as mod
-
+    mod = _torch_module
     return bool(mod._global_forward_hooks or mod._global_forward_pre_hooks or mod._global_backward_hooks
                 or mod._global_backward_pre_hooks)
 
