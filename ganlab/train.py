@@ -484,17 +484,21 @@ def _is_tick(step: int, cfg: RunConfig) -> bool:
             or (cfg.eval_every > 0 and step % cfg.eval_every == 0))
 
 
+# A run in a background thread shares the GIL with the UI's threads, and the trainer drops and retakes
+# the GIL around every kernel: hundreds of times a step. While a page builds figures, each retake waits
+# up to the switch interval. Python's 5 ms made a Monitor client cost 0-25% of a d2l run in-process;
+# with the real page open in Chromium (python -m bench.ui_overhead, ring8, 3 pairs on this 2-core box),
+# 1 ms gave 0.84-0.89 of headless speed and 0.1 ms 0.90-0.96. Process-wide and never raised back.
+BACKGROUND_SWITCH_INTERVAL_S = 1e-4
+
+
 def train(cfg: RunConfig, run: Run, *, should_stop: Callable[[], bool] = lambda: False,
           on_tick: Optional[Callable[[dict, Trainer], None]] = None, trainer: Optional[Trainer] = None,
           resume: bool = False) -> str:
     """Train until cfg.steps or should_stop(); returns the final state ('finished' or 'stopped')."""
     trainer = trainer or Trainer(cfg)
     if threading.current_thread() is not threading.main_thread():
-        # a run in a background thread shares the GIL with the UI's threads. With Python's 5 ms switch
-        # interval a page building figures keeps the GIL 5 ms at a time while the trainer, which drops it in
-        # every kernel, waits: a Monitor client cost 0-25% of a d2l run; at 1 ms, nothing measurable
-        # (bench.speed overhead). Process-wide and never raised back: other runs may be live.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        sys.setswitchinterval(min(sys.getswitchinterval(), BACKGROUND_SWITCH_INTERVAL_S))
     # the run's thread count, set once for the whole loop: switching it at every step (what train_step does
     # for a caller at another count) measured up to 2x slower on the MLP once a 2-thread pool exists
     with _Threads(trainer.threads):
