@@ -18,7 +18,9 @@ seeds 0..n-1). Columns:
   FD       classifier-feature Fréchet distance to real images, and `floor`: the FD between
            two halves of the real data (a perfect generator sits near the floor)
   conf     mean classifier confidence on the fakes (real digits score about 0.99)
-  other    d2l Gaussian: |mean error| and W2 to the true Gaussian; 1010: pattern match rate
+  other    d2l Gaussian: |mean error| and W2 to the true Gaussian; 1010: pattern match rate;
+           2-D mixtures with a sigmoid loss: the same G through discriminator rejection sampling
+           (`--sampler drs`): modes, HQ, rKL and the share of G's samples D kept
   train_s  wall-clock seconds of training (evaluation excluded), one thread per run
 
 With `--losses`, every mixture preset is also trained with each listed loss and the preset's
@@ -68,7 +70,9 @@ def run_one(job: dict[str, Any], runs_root: str) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     from ganlab.evaluate import evaluate_run
+    from ganlab.losses import LOSSES
     from ganlab.metrics import to_json
+    from ganlab.sampling import drs_problem
     from ganlab.presets import preset_config
     from ganlab.run import Run
     from ganlab.train import Diverged, Trainer, train
@@ -88,6 +92,9 @@ def run_one(job: dict[str, Any], runs_root: str) -> dict[str, Any]:
     t1 = time.perf_counter()
     row.update(to_json(evaluate_run(run)))
     row["eval_s"] = time.perf_counter() - t1
+    if cfg.dataset in MIXTURES and drs_problem(LOSSES.get(cfg.loss)) is None:  # the same G filtered by its D
+        drs = to_json(evaluate_run(run, sampler="drs"))
+        row["drs"] = {k: drs[k] for k in ("modes_covered", "high_quality_rate", "reverse_kl", "acceptance_rate")}
     return row
 
 
@@ -111,6 +118,10 @@ def row_cells(r: dict[str, Any]) -> list[str]:
         other = f"mean err {r['mean_error']:.3f}, W2 {_fmt(r.get('w2_distance'), '.3f')}"
     elif "pattern_match_rate" in r:
         other = f"1010 match {100 * r['pattern_match_rate']:.1f}%, exact {100 * r['pattern_exact_rate']:.1f}%"
+    elif "drs" in r:
+        d = r["drs"]
+        other = (f"drs: {d['modes_covered']}/{r['modes_total']}, HQ {100 * d['high_quality_rate']:.1f}%, "
+                 f"rKL {_fmt(d['reverse_kl'], '.3f')}, kept {100 * d['acceptance_rate']:.0f}%")
     return [r["preset"], r["loss"], str(r["seed"]), str(r["steps"]), modes, hq, rkl, classes, fd, floor, conf,
             other, f"{r['train_s']:.0f}"]
 

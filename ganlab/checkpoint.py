@@ -153,3 +153,17 @@ def generator_from_checkpoint(state: dict[str, Any], device="cpu", ema: bool = T
     except RuntimeError as e:
         raise RunError(f"checkpoint weights do not fit the architecture in its config: {str(e).splitlines()[0]}") from None
     return g.to(device).eval(), cfg, spec
+
+
+def discriminator_from_checkpoint(state: dict[str, Any], device="cpu") -> torch.nn.Module:
+    """Rebuild D from the file alone, in eval mode (for samplers that consult it, e.g. drs)."""
+    from .models import build_models
+
+    cfg, spec = RunConfig.from_dict(state["config"]), spec_from_dict(state["spec"])
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        _, d = build_models(cfg, spec)
+    try:
+        d.load_state_dict(state["D"])
+    except RuntimeError as e:
+        raise RunError(f"checkpoint weights do not fit the architecture in its config: {str(e).splitlines()[0]}") from None
+    return d.to(device).eval()

@@ -50,6 +50,7 @@ def build_parser() -> Parser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
     s.add_argument("--label", type=int, help="class for a conditional run (default: cycle through classes)")
+    s.add_argument("--sampler", default="raw", help="raw (G alone) or drs (D's logit filters G's samples)")
 
     e = sub.add_parser("eval", help="quality metrics of a run's generator")
     e.add_argument("run_dir")
@@ -57,6 +58,7 @@ def build_parser() -> Parser:
     e.add_argument("-n", type=int, default=None, help="samples to draw (default 2500 for points, 2000 for images)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--data-root")
+    e.add_argument("--sampler", default="raw", help="raw (G alone) or drs (D's logit filters G's samples)")
 
     r = sub.add_parser("runs", help="list runs: id, dataset, arch, loss, state, step")
     r.add_argument("--runs-dir")
@@ -183,7 +185,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
     if a.n < 1 or a.n > 1_000_000:
         raise UsageError("-n must be between 1 and 1000000")
-    x = generate_from_run(_open_run(a.run_dir), a.n, seed=a.seed, label=a.label)
+    x = generate_from_run(_open_run(a.run_dir), a.n, seed=a.seed, label=a.label, sampler=a.sampler)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, x)
@@ -195,7 +197,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluate import evaluate_run
     from .metrics import to_json
 
-    m = to_json(evaluate_run(_open_run(a.run_dir), n=a.n, seed=a.seed, data_root=a.data_root))
+    m = to_json(evaluate_run(_open_run(a.run_dir), n=a.n, seed=a.seed, data_root=a.data_root, sampler=a.sampler))
     if a.json:
         print(json.dumps(m))
     else:
@@ -285,11 +287,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .config import ConfigError
     from .data.base import DataError
     from .run import RunError
+    from .sampling import SamplingError
 
     try:
         a = build_parser().parse_args(argv)
         return COMMANDS[a.command](a)
-    except (UsageError, ConfigError, DataError, RunError, json.JSONDecodeError) as e:
+    except (UsageError, ConfigError, DataError, RunError, SamplingError, json.JSONDecodeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if isinstance(e, json.JSONDecodeError):
             msg = f"--config is not valid JSON: {e.msg} at line {e.lineno}"

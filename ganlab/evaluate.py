@@ -7,7 +7,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from .checkpoint import generator_from_checkpoint
+from .checkpoint import discriminator_from_checkpoint, generator_from_checkpoint
 from .latent import z_batch
 from .run import Run, RunError
 
@@ -35,23 +35,41 @@ def sample_generator(g: torch.nn.Module, cfg, spec, n: int, seed: int, y: Option
     return torch.cat(out)
 
 
-def generate_from_run(run: Run, n: int, *, seed: int = 0, label: Optional[int] = None) -> np.ndarray:
+def generate_from_run(run: Run, n: int, *, seed: int = 0, label: Optional[int] = None,
+                      sampler: str = "raw") -> np.ndarray:
     """Points (n, D) as float32, images (n, C, H, W) in [0, 1], from the last checkpoint alone."""
     from .train import to_unit
 
-    g, cfg, spec = generator_from_checkpoint(run.load_checkpoint())
-    num_classes = spec.num_classes if cfg.conditional else 0
-    x = sample_generator(g, cfg, spec, n, seed, _labels(n, num_classes, label))
+    state = run.load_checkpoint()
+    spec = generator_from_checkpoint(state)[2]
+    x, _ = sample_run(state, n, seed=seed, label=label, sampler=sampler)
     return to_unit(x, spec).astype(np.float32)
 
 
-def evaluate_run(run: Run, *, n: Optional[int] = None, seed: int = 0, data_root=None) -> dict[str, Any]:
-    state = run.load_checkpoint()
+def sample_run(state: dict[str, Any], n: int, *, seed: int = 0, label: Optional[int] = None,
+               sampler: str = "raw") -> tuple[torch.Tensor, dict[str, Any]]:
+    """n samples of a checkpoint's G (EMA weights when kept) with a sampler from SAMPLERS, and what
+    the sampler reports (drs: its acceptance rate)."""
+    from .losses import LOSSES
+    from .sampling import SAMPLERS, SamplingError, drs_sample
+
+    if sampler not in SAMPLERS:
+        raise SamplingError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS.names())}")
     g, cfg, spec = generator_from_checkpoint(state)
-    num_classes = spec.num_classes if cfg.conditional else 0
+    y = _labels(n, spec.num_classes if cfg.conditional else 0, label)
+    if sampler == "raw":
+        return sample_generator(g, cfg, spec, n, seed, y), {"sampler": "raw"}
+    got = drs_sample(g, discriminator_from_checkpoint(state), cfg, n, seed, LOSSES.get(cfg.loss), y=y)
+    return got.x, {"sampler": "drs", "acceptance_rate": got.acceptance}
+
+
+def evaluate_run(run: Run, *, n: Optional[int] = None, seed: int = 0, data_root=None,
+                 sampler: str = "raw") -> dict[str, Any]:
+    state = run.load_checkpoint()
+    cfg, spec = generator_from_checkpoint(state)[1:]
     n = n or DEFAULT_N[spec.kind]
-    x = sample_generator(g, cfg, spec, n, seed, _labels(n, num_classes, None))
-    out = {"run": run.id, "step": int(state["step"]), "dataset": cfg.dataset, "n": n}
+    x, info = sample_run(state, n, seed=seed, sampler=sampler)
+    out = {"run": run.id, "step": int(state["step"]), "dataset": cfg.dataset, "n": n, **info}
     out.update(metrics_for(cfg.dataset, x, spec, device="cpu", data_root=data_root, seed=cfg.seed))
     return out
 
