@@ -370,17 +370,16 @@ class Trainer:
         if self.cfg.lr_schedule != "constant":
             self._follow_schedule()
         with _Threads(self.threads):
-            k = self.hparams["d_steps"]
-            if k == 1:
-                d_loss, means = self.d_step(measure), self._d_means
-            else:  # the iteration's row holds the mean over its k D steps
-                d_losses, d_means = [], []
-                for _ in range(k):
-                    d_losses.append(self.d_step(measure))
-                    d_means.append(self._d_means)
-                d_loss, means = torch.stack(d_losses).mean(), torch.stack(d_means).mean(0)
+            d_losses, d_means = [], []
+            for _ in range(self.hparams["d_steps"]):
+                d_losses.append(self.d_step(measure))
+                d_means.append(self._d_means)
             g_loss = self.g_step(measure)
             with torch.no_grad():  # one row: Loss/D, D/real, D/fake, Loss/G (losses are fp32)
+                if len(d_losses) == 1:
+                    d_loss, means = d_losses[0], d_means[0]
+                else:  # the row holds the mean over the iteration's k D steps
+                    d_loss, means = torch.stack(d_losses).mean(), torch.stack(d_means).mean(0)
                 torch.cat([d_loss.reshape(1), means, g_loss.reshape(1)], out=self.step_log.row(self.step + 1))
         self.step += 1
 
