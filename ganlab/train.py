@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
+from torch.autograd.graph import _engine_run_backward
 
 from . import __version__
 from .checkpoint import FORMAT, RNG_LOCK, spec_to_dict
@@ -175,6 +176,23 @@ def _clear_grads(params: list[torch.Tensor]) -> None:
         p.grad = None
 
 
+_ONES: dict[tuple, torch.Tensor] = {}  # (device, dtype) -> a 0-dim 1.0: the seed gradient of a scalar loss
+
+
+def _backward(loss: torch.Tensor) -> None:
+    """loss.backward() for a scalar loss, minus torch.autograd.backward's Python argument handling.
+
+    That handling (tuple checks, torch-function dispatch, `_make_grads` building a fresh ones tensor)
+    costs about as much as the C++ engine's whole pass over a d2l-sized graph; a step runs two.
+    The engine call is the one torch.autograd.backward makes, with a cached seed gradient.
+    """
+    key = (loss.device, loss.dtype)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = torch.ones((), device=loss.device, dtype=loss.dtype)
+    _engine_run_backward((loss,), (one,), False, False, (), allow_unreachable=True, accumulate_grad=True)
+
+
 def _requires_grad(params: list[torch.Tensor], flag: bool) -> None:
     for p in params:
         p.requires_grad_(flag)
@@ -293,7 +311,7 @@ class Trainer:
         total = loss + self._penalties(x, fake, y)
         # (3) update D
         _clear_grads(self._d_params)
-        total.backward()
+        _backward(total) if total.dim() == 0 else total.backward()
         if measure:
             self.stats.report("Grad/D", _grad_norm(self._d_params))
         self._step_d()
@@ -349,7 +367,7 @@ class Trainer:
             loss = self.loss.g_loss(fake_out)
             # (3) update G only
             _clear_grads(self._g_params)
-            loss.backward()
+            _backward(loss) if loss.dim() == 0 else loss.backward()
         finally:
             _requires_grad(self._d_params, True)
         if measure:

