@@ -69,6 +69,7 @@ def run_one(job: dict[str, Any], runs_root: str) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
+    os.environ["GANLAB_THREADS"] = "1"  # one thread per run: --jobs runs share the cores
     from ganlab.evaluate import evaluate_run
     from ganlab.losses import LOSSES
     from ganlab.metrics import to_json

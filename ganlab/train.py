@@ -49,12 +49,15 @@ def resolve_device(name: str) -> torch.device:
 
 
 def default_threads() -> int:
-    """CPU threads for one run: $GANLAB_THREADS, else half the CPUs this process may use (at least 1).
+    """CPU threads for a run built in this thread: $GANLAB_THREADS; else every CPU this process may use
+    for a run built in the main thread (the CLI, a script, a notebook, a benchmark), and half of them,
+    at least 1, for a run built in a background thread (the dashboard's JobManager).
 
-    Measured on a shared 2-core box (bench/RESULTS.md): with two OpenMP threads, any other busy
-    process (the UI, a browser, a second run) stalls every parallel region, and a step can take 10x
-    longer than with one thread; tiny models never use a second thread at all. Half the cores
-    keeps that headroom on bigger machines. The count is fixed per machine, so runs stay reproducible.
+    Measured on the 2-core box (bench/RESULTS.md): alone, two threads train the MLP GAN ~1.25x and
+    the DCGANs ~2x faster than one; beside a busy process (the dashboard's server and browser, a
+    second run) every OpenMP parallel region waits for a descheduled thread, and a step took up to
+    10x longer than with one thread. Tiny models never use a second thread. The count is fixed per
+    machine and per kind of caller, so the same config and seed give the same losses.
     """
     env = os.environ.get("GANLAB_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
@@ -63,7 +66,7 @@ def default_threads() -> int:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         n = os.cpu_count() or 1
-    return max(1, n // 2)
+    return n if threading.current_thread() is threading.main_thread() else max(1, n // 2)
 
 
 class _Threads:
