@@ -184,7 +184,7 @@ def _layout(fig: go.Figure, *, title: str, subtitle: str = "", x_title: str = "s
                      zeroline=False)  # 25k, 1.2M for long runs; 2,000 for short ones
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", hoverformat=".4g")
     if log_y:  # labels at 1, 2 and 5 of each decade: plotly's default labels every digit, which overlap
-        fig.update_yaxes(dtick="D2")
+        fig.update_yaxes(dtick="D2", tickformat="~g")  # 0.1, 2, 5, 10 (the default printed 0.1000)
     return fig
 
 
