@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import streamlit as st
 
 from ..jobs import JobManager
@@ -13,10 +11,8 @@ RUN_KEY = "run_id"  # st.session_state key of the run this tab is looking at
 
 @st.cache_resource
 def get_manager() -> JobManager:
-    """Created once; runs outlive refreshes, extra tabs and closed tabs."""
-    # Trainer threads release the GIL at every torch op; with the server's threads runnable,
-    # the default 5 ms switch interval can keep a trainer waiting that long for it each time.
-    sys.setswitchinterval(0.001)
+    """Created once; runs outlive refreshes, extra tabs and closed tabs. (The GIL switch interval a
+    background run needs is set by ganlab.train.train itself.)"""
     return JobManager()
 
 
