@@ -7,9 +7,10 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from .checkpoint import discriminator_from_checkpoint, generator_from_checkpoint
+from .checkpoint import generator_from_checkpoint
 from .latent import z_batch
 from .run import Run, RunError
+from .sampling import sample
 
 DEFAULT_N = {"points": 2500, "images": 2000}
 
@@ -24,51 +25,24 @@ def _labels(n: int, num_classes: int, label: Optional[int]) -> Optional[torch.Te
     return torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % num_classes
 
 
-@torch.no_grad()
-def sample_generator(g: torch.nn.Module, cfg, spec, n: int, seed: int, y: Optional[torch.Tensor]) -> torch.Tensor:
-    """n samples from seeds seed..seed+n-1 (a seed is a latent's identity), in batches."""
-    device = next(g.parameters()).device
-    out = []
-    for i in range(0, n, 1024):
-        z = z_batch(range(seed + i, seed + min(n, i + 1024)), cfg.latent_dim, cfg.latent_dist, device)
-        out.append(g(z, None if y is None else y[i:i + len(z)].to(device)).float())
-    return torch.cat(out)
-
-
 def generate_from_run(run: Run, n: int, *, seed: int = 0, label: Optional[int] = None,
                       sampler: str = "raw") -> np.ndarray:
     """Points (n, D) as float32, images (n, C, H, W) in [0, 1], from the last checkpoint alone."""
     from .train import to_unit
 
     state = run.load_checkpoint()
-    spec = generator_from_checkpoint(state)[2]
-    x, _ = sample_run(state, n, seed=seed, label=label, sampler=sampler)
-    return to_unit(x, spec).astype(np.float32)
-
-
-def sample_run(state: dict[str, Any], n: int, *, seed: int = 0, label: Optional[int] = None,
-               sampler: str = "raw") -> tuple[torch.Tensor, dict[str, Any]]:
-    """n samples of a checkpoint's G (EMA weights when kept) with a sampler from SAMPLERS, and what
-    the sampler reports (drs: its acceptance rate)."""
-    from .losses import LOSSES
-    from .sampling import SAMPLERS, SamplingError, drs_sample
-
-    if sampler not in SAMPLERS:
-        raise SamplingError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS.names())}")
     g, cfg, spec = generator_from_checkpoint(state)
     y = _labels(n, spec.num_classes if cfg.conditional else 0, label)
-    if sampler == "raw":
-        return sample_generator(g, cfg, spec, n, seed, y), {"sampler": "raw"}
-    got = drs_sample(g, discriminator_from_checkpoint(state), cfg, n, seed, LOSSES.get(cfg.loss), y=y)
-    return got.x, {"sampler": "drs", "acceptance_rate": got.acceptance}
+    x, _ = sample(sampler, g, cfg, n, seed, y, state)
+    return to_unit(x, spec).astype(np.float32)
 
 
 def evaluate_run(run: Run, *, n: Optional[int] = None, seed: int = 0, data_root=None,
                  sampler: str = "raw") -> dict[str, Any]:
     state = run.load_checkpoint()
-    cfg, spec = generator_from_checkpoint(state)[1:]
+    g, cfg, spec = generator_from_checkpoint(state)
     n = n or DEFAULT_N[spec.kind]
-    x, info = sample_run(state, n, seed=seed, sampler=sampler)
+    x, info = sample(sampler, g, cfg, n, seed, _labels(n, spec.num_classes if cfg.conditional else 0, None), state)
     out = {"run": run.id, "step": int(state["step"]), "dataset": cfg.dataset, "n": n, **info}
     out.update(metrics_for(cfg.dataset, x, spec, device="cpu", data_root=data_root, seed=cfg.seed))
     return out

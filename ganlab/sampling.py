@@ -11,18 +11,15 @@ a sampler that keeps 10% of G's samples is a different claim from G alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
+from .checkpoint import discriminator_from_checkpoint
 from .latent import z_batch
+from .losses import LOSSES
 from .registry import Registry
-
-SAMPLERS: Registry[str] = Registry("sampler")
-SAMPLERS.add("raw", "raw", "G's samples as they are")
-SAMPLERS.add("drs", "drs", "Discriminator rejection sampling: D's logit decides which of G's samples to keep "
-                           "(sigmoid losses only; the acceptance rate is reported)")
 
 EPS = 1e-6
 MAX_DRAWS = 64  # candidates per wanted sample before giving up
@@ -91,3 +88,40 @@ def drs_sample(g: torch.nn.Module, d: torch.nn.Module, cfg, n: int, seed: int, l
         have += int(keep.sum())
         drawn += batch
     return Sampled(torch.cat(kept)[:n], drawn, have)
+
+
+@torch.no_grad()
+def sample_generator(g: torch.nn.Module, cfg, n: int, seed: int, y: Optional[torch.Tensor]) -> torch.Tensor:
+    """n samples from seeds seed..seed+n-1 (a seed is a latent's identity), in batches."""
+    device = next(g.parameters()).device
+    out = []
+    for i in range(0, n, 1024):
+        z = z_batch(range(seed + i, seed + min(n, i + 1024)), cfg.latent_dim, cfg.latent_dist, device)
+        out.append(g(z, None if y is None else y[i:i + len(z)].to(device)).float())
+    return torch.cat(out)
+
+
+def _raw(g, cfg, n: int, seed: int, y, state) -> tuple[torch.Tensor, dict[str, Any]]:
+    return sample_generator(g, cfg, n, seed, y), {}
+
+
+def _drs(g, cfg, n: int, seed: int, y, state) -> tuple[torch.Tensor, dict[str, Any]]:
+    got = drs_sample(g, discriminator_from_checkpoint(state), cfg, n, seed, LOSSES.get(cfg.loss), y=y)
+    return got.x, {"acceptance_rate": got.acceptance}
+
+
+# (G, config, n, first seed, labels or None, the checkpoint's state) -> (samples, what the sampler reports)
+Sampler = Callable[..., tuple[torch.Tensor, dict[str, Any]]]
+SAMPLERS: Registry[Sampler] = Registry("sampler")
+SAMPLERS.add("raw", _raw, "G's samples as they are")
+SAMPLERS.add("drs", _drs, "Discriminator rejection sampling: D's logit decides which of G's samples to keep "
+                          "(sigmoid losses only; the acceptance rate is reported)")
+
+
+def sample(name: str, g: torch.nn.Module, cfg, n: int, seed: int, y: Optional[torch.Tensor],
+           state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+    """n samples of a checkpoint's G with the sampler `name`, and {"sampler": name, ...what it reports}."""
+    if name not in SAMPLERS:
+        raise SamplingError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS.names())}")
+    x, info = SAMPLERS.get(name)(g, cfg, n, seed, y, state)
+    return x, {"sampler": name, **info}
