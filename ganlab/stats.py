@@ -10,18 +10,16 @@ NEVER = 2 ** 62  # "no non-finite value yet": larger than any step
 
 
 class Stats:
-    """Running means of named scalars, accumulated as device tensors (no host sync per step)."""
+    """Running means of occasional named scalars (gradient norms, penalties), accumulated as device
+    tensors: no host sync per step. What every iteration reports goes to a StepLog instead."""
 
     def __init__(self) -> None:
-        self._sums: dict[str | tuple[str, ...], torch.Tensor] = {}
-        self._counts: dict[str | tuple[str, ...], int] = {}
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}
 
-    def report(self, name: str | tuple[str, ...], value: torch.Tensor) -> None:
-        """One scalar; or several at once: a tuple of names and a (len(names),) tensor (one add, not many)."""
+    def report(self, name: str, value: torch.Tensor) -> None:
         v = value.detach()
         v = v if v.dtype == torch.float32 else v.float()
-        if isinstance(name, tuple):
-            assert v.shape == (len(name),), f"{len(name)} names need a ({len(name)},) tensor, got {tuple(v.shape)}"
         if name in self._sums:
             self._sums[name] = self._sums[name] + v
             self._counts[name] += 1
@@ -29,14 +27,12 @@ class Stats:
             self._sums[name], self._counts[name] = v, 1
 
     def collect(self) -> dict[str, float]:
-        """Means since the last collect; this is the tick's single CPU-GPU sync point."""
+        """Means since the last collect (one host sync, only when something was reported)."""
         if not self._sums:
             return {}
         keys = list(self._sums)
-        values = torch.cat([self._sums[k].reshape(-1) for k in keys]).tolist()  # note: the sync
-        names = [n for k in keys for n in (k if isinstance(k, tuple) else (k,))]
-        counts = [self._counts[k] for k in keys for _ in (k if isinstance(k, tuple) else (k,))]
-        out = {n: v / c for n, v, c in zip(names, values, counts)}
+        values = torch.stack([self._sums[k].reshape(()) for k in keys]).tolist()  # the sync
+        out = {k: v / self._counts[k] for k, v in zip(keys, values)}
         self._sums.clear()
         self._counts.clear()
         return out

@@ -189,6 +189,9 @@ def _backward(loss: torch.Tensor) -> None:
     costs about as much as the C++ engine's whole pass over a d2l-sized graph; a step runs two.
     The engine call is the one torch.autograd.backward makes, with a cached seed gradient.
     """
+    if loss.dim() != 0:
+        loss.backward()
+        return
     key = (loss.device, loss.dtype)
     one = _ONES.get(key)
     if one is None:
@@ -314,7 +317,7 @@ class Trainer:
         total = loss + self._penalties(x, fake, y)
         # (3) update D
         _clear_grads(self._d_params)
-        _backward(total) if total.dim() == 0 else total.backward()
+        _backward(total)
         if measure:
             self.stats.report("Grad/D", _grad_norm(self._d_params))
         self._step_d()
@@ -370,7 +373,7 @@ class Trainer:
             loss = self.loss.g_loss(fake_out)
             # (3) update G only
             _clear_grads(self._g_params)
-            _backward(loss) if loss.dim() == 0 else loss.backward()
+            _backward(loss)
         finally:
             _requires_grad(self._d_params, True)
         if measure:
