@@ -8,6 +8,7 @@ key may be missing or None. Long series are smoothed on every point, then decima
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 from typing import Mapping, Sequence
@@ -165,15 +166,18 @@ def _title(title: str, subtitle: str = "") -> dict:
 
 # plotly_white's layout without its per-trace-type defaults (every figure here sets its traces' colours):
 # assigning the full template validates and deep-copies ~7 KB of nested objects, ~10 ms of a figure's
-# ~25 ms, on the dashboard's server while the trainer waits for the GIL (bench.ui_overhead)
-_TEMPLATE = go.layout.Template(layout=pio.templates["plotly_white"].layout)
+# ~25 ms, on the dashboard's server while the trainer waits for the GIL (bench.ui_overhead). Built on
+# first use, not at import.
+@functools.cache
+def _template() -> go.layout.Template:
+    return go.layout.Template(layout=pio.templates["plotly_white"].layout)
 
 
 def _layout(fig: go.Figure, *, title: str, subtitle: str = "", x_title: str = "step",
             y_title: str = "", height: int | None = 320, log_y: bool = False,
             x_max: float = 0.0) -> go.Figure:
     fig.update_layout(
-        template=_TEMPLATE, height=height, font=dict(size=12),
+        template=_template(), height=height, font=dict(size=12),
         title=_title(title, subtitle),
         margin=dict(l=60, r=20, t=78 if subtitle else 56, b=45),
         legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
@@ -431,7 +435,7 @@ def _surface_traces(surface: Mapping) -> list:
 
 
 def _point_layout(fig: go.Figure, title: str, xr, yr, height: int | None) -> go.Figure:
-    fig.update_layout(template=_TEMPLATE, height=height, font=dict(size=12),
+    fig.update_layout(template=_template(), height=height, font=dict(size=12),
                       title=_title(title),
                       margin=dict(l=40, r=20, t=56, b=40), hovermode="closest",
                       legend=dict(orientation="h", x=0, y=-0.08, yanchor="top"),
@@ -517,7 +521,7 @@ def vector_figure(samples, *, target: Sequence[float] | None = None, real=None,
                              colorscale=[[0, "#ffffff"], [1, FAKE]], name="samples",
                              colorbar=dict(thickness=10, len=0.8),
                              hovertemplate="sample %{y}, %{x}: %{z:.3f}<extra></extra>"), row=1, col=2)
-    fig.update_layout(template=_TEMPLATE, height=height, boxmode="group", font=dict(size=12),
+    fig.update_layout(template=_template(), height=height, boxmode="group", font=dict(size=12),
                       title=_title(title),
                       margin=dict(l=50, r=20, t=80, b=40), hovermode="closest",
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.12, yanchor="bottom"))
@@ -587,7 +591,7 @@ def image_figure(grid: np.ndarray, *, title: str = "", height: int | None = None
     src = "data:image/png;base64," + base64.b64encode(grid_png_bytes(grid)).decode("ascii")
     fig = go.Figure(go.Image(source=src, hoverinfo="skip"))
     top = 40 if title else 10
-    fig.update_layout(template=_TEMPLATE, margin=dict(l=10, r=10, t=top, b=10),
+    fig.update_layout(template=_template(), margin=dict(l=10, r=10, t=top, b=10),
                       height=height or int(min(800, max(200, grid.shape[0] + top + 20))),
                       title=_title(title) if title else None)
     fig.update_xaxes(visible=False)
