@@ -82,7 +82,7 @@ def machine(dev: torch.device) -> dict[str, Any]:
     return info
 
 
-def matmul_peak(dev: torch.device, threads: tuple[int, ...]) -> dict[str, float]:
+def measured_peak(dev: torch.device, threads: tuple[int, ...]) -> dict[str, float]:
     """Measured peak of this machine: the best rate of its fastest dense kernels (fp32 on CPU; bf16 and
     fp32 matmuls on CUDA).
 
@@ -536,7 +536,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     segment_s = 0.6 if a.quick else 1.2
     info = {**machine(dev), "load_avg_start": os.getloadavg()[0]}
-    peak = matmul_peak(dev, (torch.get_num_threads(), default_threads()))
+    peak = measured_peak(dev, (torch.get_num_threads(), default_threads()))
     rows = []
     for name in names:
         if name == "overhead":
