@@ -18,6 +18,7 @@ Streamlit does). `--scale` prints steps/s and memory against batch size and mode
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -426,7 +427,8 @@ def _memory_cpu(loop: GanlabLoop) -> dict[str, float]:
     own = {p.untyped_storage().data_ptr() for p in params}
     peak = 0
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for phase in (tr.d_step, tr.g_step):
+    # reuse_fakes: G's graph is built in the D step and lives into the G step: it counts in the D step's total
+    for phase in (functools.partial(tr.d_step, keep_fakes=tr.cfg.reuse_fakes), tr.g_step):
         saved: dict[int, int] = {}
 
         def pack(t: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ class RunConfig:
     steps: int = 2000  # G updates; each is preceded by d_steps D updates
     batch_size: int = 256  # samples per D and G update
     d_steps: int = 1  # k: D updates per G update
+    reuse_fakes: bool = False  # G's update reuses the (last) D update's fakes: one G forward per iteration, not two
     # --- optimisation ---
     optimizer: str = "adam"  # adam | sgd | rmsprop
     lr_d: float = 1e-3  # D learning rate
@@ -32,6 +33,8 @@ class RunConfig:
     beta1: float = 0.5  # adam: first-moment decay
     beta2: float = 0.999  # adam: second-moment decay
     momentum: float = 0.0  # sgd / rmsprop momentum
+    weight_decay_d: float = 0.0  # L2 on D's weights, the optimizer's weight_decay (ls-gan's regulariser on L)
+    weight_decay_g: float = 0.0  # L2 on G's weights (seed 002 uses 1e-4 on both)
     lr_schedule: str = "constant"  # constant | linear | cosine (ganlab.schedule.SCHEDULES): both lrs over the run
     lr_end_factor: float = 0.0  # linear / cosine: the fraction of each lr left at the last step
     # --- latent ---

@@ -89,14 +89,14 @@ class _Threads:
             self.prev = None
 
 
-def _optimizer(cfg: RunConfig, params: list, lr: float, device: torch.device) -> torch.optim.Optimizer:
+def _optimizer(cfg: RunConfig, params: list, lr: float, weight_decay: float, device: torch.device) -> torch.optim.Optimizer:
     # fused Adam/SGD: one kernel for all tensors (3x less time than foreach for a tiny net on the CPU)
     fast = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), **fast)
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, foreach=True)  # has no fused kernel
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, **fast)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=weight_decay, **fast)
+    if cfg.optimizer == "rmsprop":  # has no fused kernel
+        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=weight_decay, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=weight_decay, **fast)
 
 
 class _Stepper:
@@ -224,8 +224,8 @@ class Trainer:
         self._ema_params = list(self.G_ema.parameters()) if self.G_ema is not None else []
         self._ema_buffers = list(self.G_ema.buffers()) if self.G_ema is not None else []  # BatchNorm stats
         self._g_buffers = list(self.G.buffers())
-        self.opt_g = _optimizer(cfg, self._g_params, cfg.lr_g, self.device)
-        self.opt_d = _optimizer(cfg, self._d_params, cfg.lr_d, self.device)
+        self.opt_g = _optimizer(cfg, self._g_params, cfg.lr_g, cfg.weight_decay_g, self.device)
+        self.opt_d = _optimizer(cfg, self._d_params, cfg.lr_d, cfg.weight_decay_d, self.device)
         self._step_g, self._step_d = _Stepper(self.opt_g), _Stepper(self.opt_d)
         self.joint = _joint_ok(self.D)  # one D pass over [real; fake] in the D step
         self.threads = default_threads() if self.device.type == "cpu" else None  # intra-op threads for its work
@@ -236,6 +236,7 @@ class Trainer:
         self.stats = Stats()  # occasional scalars: gradient norms, penalties
         self.step_log = StepLog(STEP_COLUMNS, self.device)  # what every iteration reports, one row each
         self._d_means = torch.zeros(2)  # D(x), D(G(z)) of the last D step
+        self._kept_fakes: Optional[tuple[torch.Tensor, Optional[torch.Tensor]]] = None  # reuse_fakes: for the G step
         self._setup_precision()
         self.fixed_z, self.fixed_y = self._fixed_latents()
 
@@ -304,12 +305,19 @@ class Trainer:
         return x, (y if self.num_classes else None)
 
     # ------------------------------------------------------------ the game
-    def d_step(self, measure: bool) -> torch.Tensor:
-        """One D update; returns its loss (a device scalar: no sync)."""
-        # (1) a real batch and a fake batch; G is frozen here, so no graph through it
+    def d_step(self, measure: bool, keep_fakes: bool = False) -> torch.Tensor:
+        """One D update; returns its loss (a device scalar: no sync).
+
+        keep_fakes: G's forward keeps its graph and the fakes wait for the G update (reuse_fakes),
+        which then skips its own forward through G: the seed loops' and PyTorch's DCGAN example's scheme.
+        """
+        # (1) a real batch and a fake batch; G is not updated here, so no graph through it unless kept
         x, y = self._real()
-        with torch.no_grad(), self.autocast():
+        with torch.set_grad_enabled(keep_fakes), self.autocast():
             fake = self.g_fwd(self.sample_z(len(x)), y)
+        if keep_fakes:
+            self._kept_fakes = (fake, y)
+            fake = fake.detach()
         # (2) D's loss: real up, fake down (the loss says how), plus separate penalties
         with self.autocast():
             real_out, fake_out, means = self._judge(x, fake, y)
@@ -360,14 +368,17 @@ class Trainer:
 
     def g_step(self, measure: bool) -> torch.Tensor:
         """One G update; returns its loss (a device scalar: no sync)."""
-        # (1) fresh z through G; D judges the fakes. D's weights are not updated here, so their
-        #     gradients are not even computed (requires_grad off): only the path back to G is
-        n = self.cfg.batch_size
-        y = self._fake_labels(n)
+        # (1) fresh z through G (or the D update's kept fakes); D judges the fakes. D's weights are not
+        #     updated here, so their gradients are not even computed (requires_grad off): only the path back to G is
+        kept, self._kept_fakes = self._kept_fakes, None
         _requires_grad(self._d_params, False)
         try:
             with self.autocast():
-                fake = self.g_fwd(self.sample_z(n), y)
+                if kept is None:
+                    y = self._fake_labels(self.cfg.batch_size)
+                    fake = self.g_fwd(self.sample_z(self.cfg.batch_size), y)
+                else:
+                    fake, y = kept
                 fake_out = _f32(self.d_fwd(fake, y))
             # (2) G's loss: make D call the fakes real
             loss = self.loss.g_loss(fake_out)
@@ -395,8 +406,9 @@ class Trainer:
             self._follow_schedule()
         with _Threads(self.threads):
             d_losses, d_means = [], []
-            for _ in range(self.hparams["d_steps"]):
-                d_losses.append(self.d_step(measure))
+            k = self.hparams["d_steps"]
+            for i in range(k):
+                d_losses.append(self.d_step(measure, keep_fakes=self.cfg.reuse_fakes and i == k - 1))
                 d_means.append(self._d_means)
             g_loss = self.g_step(measure)
             with torch.no_grad():  # one row: Loss/D, D/real, D/fake, Loss/G (losses are fp32)

@@ -27,6 +27,8 @@ RANGES = {
     "beta1": (0.0, 0.9999, True),
     "beta2": (0.0, 0.99999, True),
     "momentum": (0.0, 0.9999, True),
+    "weight_decay_d": (0.0, 1.0, True),
+    "weight_decay_g": (0.0, 1.0, True),
     "lr_end_factor": (0.0, 1.0, True),
     "latent_dim": (1, 4096, True),
     "base_channels": (1, 1024, True),

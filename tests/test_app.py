@@ -86,6 +86,9 @@ def test_train_page_lists_registries_and_hdf5_files(tmp_path, monkeypatch):
     assert at.selectbox(key="cfg_lr_schedule").options == ["constant", "linear", "cosine"]
     at.selectbox(key="cfg_lr_schedule").set_value("cosine").run()
     assert '"lr_schedule": "cosine"' in at.code[0].value
+    before = at.toggle(key="cfg_reuse_fakes").value
+    at.toggle(key="cfg_reuse_fakes").set_value(not before).run()
+    assert f'"reuse_fakes": {str(not before).lower()}' in at.code[0].value
 
 
 def test_preset_fills_the_form():

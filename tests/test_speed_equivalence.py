@@ -28,12 +28,12 @@ def plain_losses(tr: Trainer, steps: int) -> list[tuple[float, float, float, flo
     gen = torch.Generator().manual_seed(0)
     gen.set_state(tr.gen.get_state())
 
-    def opt(params, lr):
+    def opt(params, lr, wd):
         if cfg.optimizer == "rmsprop":
-            return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, foreach=False)
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=False)
+            return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=wd, foreach=False)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=wd, foreach=False)
 
-    opt_d, opt_g = opt(D.parameters(), cfg.lr_d), opt(G.parameters(), cfg.lr_g)
+    opt_d, opt_g = opt(D.parameters(), cfg.lr_d, cfg.weight_decay_d), opt(G.parameters(), cfg.lr_g, cfg.weight_decay_g)
     critic = cfg.loss == "wgan"
     out = []
     prev = torch.get_num_threads()
@@ -49,11 +49,15 @@ def plain_losses(tr: Trainer, steps: int) -> list[tuple[float, float, float, flo
 def _plain_step(cfg, G, D, opt_d, opt_g, gen, data, critic) -> tuple[float, float, float, float]:
     """k D steps on the mean of two BCE terms, then one G step, as any tutorial writes them."""
     ld_sum = real_sum = fake_sum = 0.0
-    for _ in range(cfg.d_steps):
+    for i in range(cfg.d_steps):
         x, _ = data.batch(cfg.batch_size, gen)
         z = torch.randn((cfg.batch_size, cfg.latent_dim), generator=gen)
-        with torch.no_grad():
-            fake = G(z)
+        if cfg.reuse_fakes and i == cfg.d_steps - 1:  # PyTorch's DCGAN example: G's update reuses these fakes
+            kept = G(z)
+            fake = kept.detach()
+        else:
+            with torch.no_grad():
+                fake = G(z)
         real_out, fake_out = D(x), D(fake)
         if critic:
             loss_d = fake_out.mean() - real_out.mean()
@@ -71,8 +75,11 @@ def _plain_step(cfg, G, D, opt_d, opt_g, gen, data, critic) -> tuple[float, floa
         ld_sum += loss_d.item()
         real_sum += prob(real_out).mean().item()
         fake_sum += prob(fake_out).mean().item()
-    z = torch.randn((cfg.batch_size, cfg.latent_dim), generator=gen)
-    fake_out = D(G(z))
+    if cfg.reuse_fakes:
+        fake_out = D(kept)
+    else:
+        z = torch.randn((cfg.batch_size, cfg.latent_dim), generator=gen)
+        fake_out = D(G(z))
     loss_g = -fake_out.mean() if critic else F.binary_cross_entropy_with_logits(fake_out, torch.ones_like(fake_out))
     opt_g.zero_grad()
     loss_g.backward()
@@ -95,6 +102,12 @@ CASES = {
     "dcgan-digits16-bce (batch norm: two D passes)": dict(dataset="digits16", arch="dcgan", loss="bce"),
     "mlp-wgan-rmsprop-k2 (critic, clipping, k > 1)": dict(dataset="ring8", arch="mlp", loss="wgan",
                                                          optimizer="rmsprop", lr_d=5e-4, lr_g=5e-4, d_steps=2),
+    "mlp-ring8-bce-reuse (G's update reuses the D update's fakes)": dict(dataset="ring8", arch="mlp", loss="bce",
+                                                                         reuse_fakes=True),
+    "mlp-ring8-bce-weight-decay": dict(dataset="ring8", arch="mlp", loss="bce", weight_decay_d=0.05, weight_decay_g=0.02),
+    "dcgan-digits16-bce-reuse": dict(dataset="digits16", arch="dcgan", loss="bce", reuse_fakes=True),
+    "mlp-wgan-rmsprop-k2-reuse (the last of k D updates' fakes)": dict(
+        dataset="ring8", arch="mlp", loss="wgan", optimizer="rmsprop", lr_d=5e-4, lr_g=5e-4, d_steps=2, reuse_fakes=True),
     "linear-gaussian2d-d2l": dict(dataset="gaussian2d", arch="linear", loss="bce", lr_d=0.05, lr_g=0.005,
                                   beta1=0.9, d_hidden=(5, 3), activation="tanh", latent_dim=2),
 }
@@ -191,7 +204,7 @@ def test_threads_are_scoped_to_the_step(monkeypatch):
     tr = make(dataset="ring8")
     seen = []
     real = tr.d_step
-    monkeypatch.setattr(tr, "d_step", lambda m: (seen.append(torch.get_num_threads()), real(m))[1])
+    monkeypatch.setattr(tr, "d_step", lambda m, **kw: (seen.append(torch.get_num_threads()), real(m, **kw))[1])
     tr.train_step()
     assert seen == [1] and torch.get_num_threads() == before
     monkeypatch.delenv("GANLAB_THREADS")

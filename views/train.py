@@ -139,12 +139,18 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
         field("lr_schedule", "Learning-rate schedule", "select", options=SCHEDULES.names(),
               help=" · ".join(f"{e.name}: {e.description}" for e in SCHEDULES))
         field("lr_end_factor", "LR at the end (× lr)", step=0.05, help="linear / cosine: the fraction left at the last step.")
+        field("reuse_fakes", "G step reuses D's fakes", "toggle",
+              help="One pass through G per iteration, as the seed loops and PyTorch's DCGAN example do: "
+                   "G's update is judged on the fakes D has just learned from. Off: a fresh batch for G.")
         field("seed", "Seed", help="Same config and seed on the CPU → same losses.")
     with c2:
         field("g_hidden", "G hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")
         field("d_hidden", "D hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")
         field("base_channels", "DCGAN base channels")
         field("activation", "Hidden activation", "select")
+        field("weight_decay_d", "D weight decay", step=1e-4, format="%g",
+              help="L2 on D's weights (the optimizer's weight_decay); the loss-sensitive GAN's regulariser on L.")
+        field("weight_decay_g", "G weight decay", step=1e-4, format="%g", help="L2 on G's weights.")
     with c3:
         field("norm", "G hidden norm", "select")
         field("d_norm", "D hidden norm", "select")
