@@ -1,12 +1,15 @@
 """Speed, side by side: the seed-style loops of bench/reference.py against ganlab's Trainer.
 
     python -m bench.speed [--json] [--device cpu|cuda|auto] [--workloads gauss2d,mlp28,...]
-                          [--steps N] [--quick] [--scale]
+                          [--steps N] [--quick] [--scale] [--set FIELD=VALUE ...]
 
 In one process, for each workload, the same model is trained on the same data with the
 same batch size and optimizer two ways: (1) the seed-style loop as the posts write it,
 under torch's default thread count, and (2) ganlab's `Trainer` through its public API with
-its defaults for the device. On the CPU the reference loop is also timed at ganlab's thread
+its defaults for the device. Both run the seed loops' update scheme: G's update is judged on
+the fakes of D's update (`reuse_fakes=True`; d2l draws one Z for both), so each iteration makes
+one pass through G in both loops (ganlab's own default draws a fresh batch for G: try
+`--set reuse_fakes=false`). On the CPU the reference loop is also timed at ganlab's thread
 count, so the table separates what the thread default buys from what the engine buys.
 Variants alternate in rounds (A B C, C B A, ...) and each figure is the median over rounds,
 so machine noise hits all of them alike. `overhead` trains one run through `JobManager` and
@@ -36,7 +39,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench import reference as R
-from ganlab.config import RunConfig
+from ganlab.config import ConfigError, RunConfig, parse_set
 from ganlab.data.base import DataSpec, TensorDataset
 from ganlab.data.mixtures import GAUSSIAN2D_SPEC
 from ganlab.train import Trainer, default_threads, resolve_device
@@ -170,7 +173,8 @@ _DIG28, _DIG32, _DIG64 = Digits(28, 1), Digits(32, 3), Digits(64, 3)
 
 def _dcgan_cfg(size: int) -> Callable[[str], RunConfig]:
     return lambda dev: RunConfig(dataset=f"digits{size}", arch="dcgan", loss="bce", batch_size=64, lr_d=2e-4,
-                                 lr_g=2e-4, beta1=0.5, beta2=0.999, latent_dim=100, base_channels=64, ema=0.0, device=dev)
+                                 lr_g=2e-4, beta1=0.5, beta2=0.999, latent_dim=100, base_channels=64, ema=0.0,
+                                 reuse_fakes=True, device=dev)
 
 
 WL = {
@@ -178,7 +182,8 @@ WL = {
         "gauss2d", 8,
         lambda steps, bs, dev, warmup: R.d2l_gauss2d(steps, batch_size=bs, device=dev, warmup=warmup),
         lambda dev: RunConfig(dataset="gaussian2d", arch="linear", loss="bce", batch_size=8, lr_d=0.05, lr_g=0.005,
-                              beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=(5, 3), activation="tanh", ema=0.0, device=dev),
+                              beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=(5, 3), activation="tanh", ema=0.0,
+                              reuse_fakes=True, device=dev),
         lambda dev: TensorDataset("gaussian2d", GAUSSIAN2D_SPEC,
                                   torch.from_numpy(_gauss_points()).float().to(dev)),
         200, "d2l: linear G, 2-5-3-1 tanh D, Adam 0.05/0.005, batch 8 (ganlab: logits + softplus, no Sigmoid)"),
@@ -187,14 +192,15 @@ WL = {
         lambda steps, bs, dev, warmup: R.mlp28(steps, batch_size=bs, device=dev, data=_DIG28.tensor(), warmup=warmup),
         lambda dev: RunConfig(dataset="digits28", arch="mlp", loss="bce", batch_size=64, lr_d=3e-4, lr_g=3e-4,
                               beta1=0.4, beta2=0.8, latent_dim=100, g_hidden=(128, 256, 512, 1024),
-                              d_hidden=(512, 256, 128, 64, 32), activation="gelu", norm="batch", ema=0.0, device=dev),
+                              d_hidden=(512, 256, 128, 64, 32), activation="gelu", norm="batch", ema=0.0,
+                              weight_decay_d=1e-4, weight_decay_g=1e-4, reuse_fakes=True, device=dev),
         _DIG28, 5, "post 002: G 100-128-256-512-1024-784 BN+GELU, D 784-512-256-128-64-32-1 GELU, "
-                   "Adam 3e-4 (0.4, 0.8), batch 64 (ganlab: no weight decay, Tanh out, D step then G step)"),
+                   "Adam 3e-4 (0.4, 0.8), weight decay 1e-4, batch 64, one G pass (ganlab: Tanh out, D step then G step)"),
     "dcgan32": Workload(
         "dcgan32", 64,
         lambda steps, bs, dev, warmup: R.dcgan(steps, 32, bs, dev, data=_DIG32.tensor(), warmup=warmup),
         _dcgan_cfg(32), _DIG32, 1, "post 001 without its 512 block: G 256-128-64, D 64-128-256, Adam 2e-4 (0.5, 0.999), "
-                                   "batch 64 (ganlab: logits, a fresh fake batch for the G step)"),
+                                   "batch 64, one G pass (ganlab: logits)"),
     "dcgan64": Workload(
         "dcgan64", 64,
         lambda steps, bs, dev, warmup: R.dcgan(steps, 64, bs, dev, data=_DIG64.tensor(), warmup=warmup),
@@ -230,7 +236,7 @@ def _median(xs: list[float]) -> float:
 
 
 def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, steps: Optional[int],
-            peak: dict[str, float]) -> dict[str, Any]:
+            peak: dict[str, float], changes: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Alternate reference (torch's threads), reference (ganlab's threads) and ganlab; medians of the rounds."""
     cpu = dev.type == "cpu"
     t_def, t_gan = torch.get_num_threads(), default_threads()
@@ -258,7 +264,7 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
             with _threads(t_gan):
                 return reference(n, "reference_same_threads")
         variants["reference_same_threads"] = ref_same
-    loop = GanlabLoop(wl, dev)
+    loop = GanlabLoop(wl, dev, **(changes or {}))
     loop.run(warm)  # warm-up: allocator, oneDNN/cuDNN plans
 
     def ganlab(n: int) -> tuple[float, float]:
@@ -284,7 +290,7 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
     same = med.get("reference_same_threads", ref)
     same_cpu = cmed.get("reference_same_threads", cmed["reference"])
     f_ref = flops_of(lambda: wl.reference(1, FLOP_BATCH, str(dev), 0)) * wl.batch // FLOP_BATCH
-    small = GanlabLoop(wl, dev, batch=FLOP_BATCH)
+    small = GanlabLoop(wl, dev, batch=FLOP_BATCH, **(changes or {}))
     f_gan = flops_of(lambda: small.trainer.train_step()) * wl.batch // FLOP_BATCH
     out = {"workload": wl.name, "device": dev.type, "batch_size": wl.batch,
            "reference_steps_per_s": ref, "ganlab_steps_per_s": gan, "ratio": gan / ref,
@@ -293,7 +299,8 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
            "reference_cpu_steps_per_s": cmed["reference"], "reference_same_threads_cpu_steps_per_s": same_cpu,
            "ganlab_cpu_steps_per_s": cmed["ganlab"], "ratio_cpu": cmed["ganlab"] / same_cpu,
            "rounds": rounds, "spread": {k: [round(min(v), 3), round(max(v), 3)] for k, v in rates.items()},
-           "flops_per_step_reference": f_ref, "flops_per_step_ganlab": f_gan, "note": wl.note}
+           "flops_per_step_reference": f_ref, "flops_per_step_ganlab": f_gan, "note": wl.note,
+           "ganlab_changes": changes or {}}
     if cpu:
         out.update(reference_gflops=f_ref * ref / 1e9, ganlab_gflops=f_gan * gan / 1e9, peak_gflops=peak["peak_gflops"],
                    ganlab_pct_of_peak=100 * f_gan * gan / 1e9 / peak["peak_gflops"])
@@ -517,7 +524,16 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="alternating rounds (default 7, dcgan 3, overhead 6; --quick 2)")
     ap.add_argument("--quick", action="store_true", help="short segments (under a minute on a 2-core CPU)")
     ap.add_argument("--scale", action="store_true", help="steps/s and memory against batch size and width instead")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="change a field of ganlab's config in every comparison, e.g. --set reuse_fakes=false")
     a = ap.parse_args(argv)
+    try:
+        changes = parse_set(a.set)
+        for name in WL:
+            WL[name].config("cpu").replace(**changes)
+    except ConfigError as e:
+        print(f"error: --set: {e}", file=sys.stderr)
+        return 2
     names = ([w.strip() for w in a.workloads.split(",") if w.strip()] if a.workloads is not None
              else [w for w in WORKLOADS if not (a.quick and w == "dcgan64")])
     bad = [w for w in names if w not in WORKLOADS]
@@ -546,7 +562,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         else:
             slow = WL[name].min_steps == 1  # the conv nets: seconds a step on a CPU
             n_rounds = a.rounds or (2 if a.quick else 3 if slow else 7)
-            row = compare(WL[name], dev, rounds=n_rounds, segment_s=segment_s, steps=a.steps, peak=peak)
+            row = compare(WL[name], dev, rounds=n_rounds, segment_s=segment_s, steps=a.steps, peak=peak, changes=changes)
         row.update(machine=info, load_avg=os.getloadavg()[0], peak=peak)
         rows.append(row)
         if a.json:
