@@ -35,8 +35,9 @@ def preset_config(name: str) -> RunConfig:
 # 0.999 EMA still remembers the blurry G of 1,000 steps ago at the end of a short run).
 _MIXTURE = dict(arch="mlp", loss="bce", batch_size=256, lr_d=1e-3, lr_g=1e-3, beta1=0.5, g_hidden=[256, 256],
                 d_hidden=[256, 256], activation="relu", latent_dim=2, r1_weight=0.1, ema=0.99, snapshot_every=100)
+# ring8: a third hidden layer in G, as on the grid, lifted the worst of three seeds from 96.4% to 97.4% HQ
 preset("ring8", "8 Gaussians on a ring: every mode, sharp", "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)",
-       dataset="ring8", steps=12000, **_MIXTURE)
+       dataset="ring8", steps=12000, **{**_MIXTURE, "g_hidden": [256, 256, 256]})
 # grid25: a third hidden layer in G steepens its 40 transitions between modes far sooner (HQ 93-96% at
 # 10,000 steps where two layers had 83% at 7,000 and 91-92% at 14,000); R1 0.1 keeps every seed balanced
 # (0.02-0.05 let some seeds end in a D-wins phase); EMA 0.999 gained 0.1-0.4 points (docs/QUALITY.md)
@@ -61,7 +62,8 @@ preset("myogan-mnist", "Make Your Own GAN's MNIST MLP (hidden 200, LeakyReLU + L
        latent_dim=100, g_hidden=[200], d_hidden=[200], activation="leaky_relu", norm="layer", d_norm="layer", ema=0.0)
 preset("mlp-mnist", "The MLP MNIST GAN of the handwritten-digit post (BatchNorm + GELU)", "seed 002",
        dataset="mnist", arch="mlp", loss="bce", steps=10000, batch_size=64, lr_d=3e-4, lr_g=3e-4, beta1=0.4, beta2=0.8,
-       latent_dim=100, g_hidden=[128, 256, 512, 1024], d_hidden=[512, 256, 128, 64, 32], activation="gelu", norm="batch", ema=0.0)
+       latent_dim=100, g_hidden=[128, 256, 512, 1024], d_hidden=[512, 256, 128, 64, 32], activation="gelu", norm="batch", ema=0.0,
+       weight_decay_d=1e-4, weight_decay_g=1e-4, reuse_fakes=True)
 preset("dcgan", "DCGAN on 8x8 digits (swap in mnist/cifar10/hdf5 for bigger images)", "seed 001 (DCGAN)",
        dataset="digits", arch="dcgan", loss="bce", steps=3000, batch_size=64, lr_d=2e-4, lr_g=2e-4,
        latent_dim=100, base_channels=64, ema=0.995, snapshot_every=150)
