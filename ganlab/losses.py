@@ -151,9 +151,17 @@ LOSSES.add("ebgan", Loss(d_ebgan, g_ebgan, d_output="energy", to_prob=False),
 
 # --- Loss-sensitive GAN (Qi 2017) ----------------------------------------------------------
 def d_lsgan_qi(real: Tensor, fake: Tensor, *, real_x: Tensor, fake_x: Tensor, **_) -> Tensor:
-    # L(x) + relu(Δ(x, G(z)) + L(x) − L(G(z))): fakes must lose by a data-dependent margin Δ
+    """relu(Δ(x, G(z)) + L(x) − L(G(z))): a fake must lose to a real by a margin Δ that grows with their distance.
+
+    The paper's objective also minimises E L(x). Qi's reference code (lsgan.lua) sets that term's
+    weight `gamma` to 0 for an unconditional model ("the theorem shows this term can be ignored"),
+    and with an unbounded L it must go: shifting L down by c lowers it by c, so L drifts without
+    end (D(x) fell past -15 in 2,000 ring8 steps) and the fakes spread with it (docs/QUALITY.md).
+    Without it, a pair whose fake already loses by Δ teaches L nothing, so the margin bounds
+    how steep L gets; the paper's weight decay on L (`weight_decay_d`) keeps it smooth besides.
+    """
     delta = (real_x - fake_x).flatten(1).abs().mean(1)  # (B,) L1 distance per pair
-    return _mean2(real, F.relu(delta + real - fake))
+    return mean(F.relu(delta + real - fake))
 
 
 def g_lsgan_qi(fake: Tensor, **_) -> Tensor:

@@ -89,15 +89,17 @@ def test_ebgan_margin():
 
 
 def test_loss_sensitive_margin_grows_with_distance():
-    """D: mean of [L(x), max(0, Δ(x, G(z)) + L(x) − L(G(z)))], Δ = mean |x − G(z)| per pair."""
+    """D: mean of max(0, Δ(x, G(z)) + L(x) − L(G(z))), Δ = mean |x − G(z)| per pair; no E L(x) term."""
     loss = LOSSES.get("ls-gan")
     x = torch.zeros(3, 4)
     near, far = torch.full((3, 4), 0.5), torch.ones(3, 4)  # Δ = 0.5 and 1.0
     zeros = torch.zeros(3)
-    assert val(loss.d_loss(zeros, zeros, real_x=x, fake_x=near)) == pytest.approx(0.25)
-    assert val(loss.d_loss(zeros, zeros, real_x=x, fake_x=far)) == pytest.approx(0.5)
-    # the fake already loses by more than Δ: only the real term L(x) remains
-    assert val(loss.d_loss(torch.full((3,), 0.1), torch.full((3,), 2.0), real_x=x, fake_x=far)) == pytest.approx(0.05)
+    assert val(loss.d_loss(zeros, zeros, real_x=x, fake_x=near)) == pytest.approx(0.5)
+    assert val(loss.d_loss(zeros, zeros, real_x=x, fake_x=far)) == pytest.approx(1.0)
+    # the fake already loses by more than Δ: nothing left to learn from this pair
+    assert val(loss.d_loss(torch.full((3,), 0.1), torch.full((3,), 2.0), real_x=x, fake_x=far)) == pytest.approx(0.0)
+    # only differences of L count: shifting L everywhere cannot lower D's loss (the paper's E L(x) term could)
+    assert val(loss.d_loss(zeros - 5.0, zeros - 5.0, real_x=x, fake_x=far)) == pytest.approx(1.0)
     assert val(loss.g_loss(torch.tensor([1.0, 2.0]))) == pytest.approx(1.5)
     assert loss.needs_samples
 
