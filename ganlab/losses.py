@@ -155,8 +155,8 @@ def d_lsgan_qi(real: Tensor, fake: Tensor, *, real_x: Tensor, fake_x: Tensor, **
 
     The paper's objective also minimises E L(x). Qi's reference code (lsgan.lua) sets that term's
     weight `gamma` to 0 for an unconditional model ("the theorem shows this term can be ignored"),
-    and with an unbounded L it must go: shifting L down by c lowers it by c, so L drifts without
-    end (D(x) fell past -15 in 2,000 ring8 steps) and the fakes spread with it (docs/QUALITY.md).
+    and with an unbounded L it must go: shifting L down by c lowers it by c, so it has no minimum
+    and L drifts down for as long as training runs (ring8 found 0/8 modes with it; docs/QUALITY.md).
     Without it, a pair whose fake already loses by Δ teaches L nothing, so the margin bounds
     how steep L gets; the paper's weight decay on L (`weight_decay_d`) keeps it smooth besides.
     """
