@@ -35,7 +35,8 @@ def preset_config(name: str) -> RunConfig:
 # 0.999 EMA still remembers the blurry G of 1,000 steps ago at the end of a short run).
 _MIXTURE = dict(arch="mlp", loss="bce", batch_size=256, lr_d=1e-3, lr_g=1e-3, beta1=0.5, g_hidden=[256, 256],
                 d_hidden=[256, 256], activation="relu", latent_dim=2, r1_weight=0.1, ema=0.99, snapshot_every=100)
-# ring8: a third hidden layer in G, as on the grid, lifted the worst of three seeds from 96.4% to 97.4% HQ
+# ring8: a third hidden layer in G, as on the grid, lifted the worst of three seeds from 96.4% to 97.4% HQ (97.0% on
+# another CPU: every seed at or above 97%, docs/QUALITY.md)
 preset("ring8", "8 Gaussians on a ring: every mode, sharp", "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)",
        dataset="ring8", steps=12000, **{**_MIXTURE, "g_hidden": [256, 256, 256]})
 # grid25: a third hidden layer in G steepens its 40 transitions between modes far sooner (HQ 93-96% at
@@ -86,7 +87,7 @@ preset("ebgan", "Energy-based GAN: an auto-encoder D with a margin", "seed 004 (
        dataset="ring8", arch="mlp", loss="ebgan", margin=0.5, steps=3000, batch_size=256, lr_d=2e-4, lr_g=2e-4,
        latent_dim=2, ema=0.99, g_hidden=[256, 256], d_hidden=[256, 64])
 # ls-gan: the margin alone bounds L (the loss has no E L(x) term, ganlab/losses.py); the paper's weight decay on L
-# took seed 0 from 67.5% to 71.6% HQ; spectral norm on L left the fakes a blob (docs/QUALITY.md)
+# took seed 0 from 67.5% to 71.6% HQ; spectral norm on L gave 0/8 modes (docs/QUALITY.md)
 preset("ls-gan", "Loss-sensitive GAN: a margin that grows with distance", "seed 004 (loss-sensitive GAN)",
        dataset="ring8", arch="mlp", loss="ls-gan", weight_decay_d=1e-4, steps=3000, batch_size=256, lr_d=2e-4,
        lr_g=2e-4, latent_dim=2, ema=0.99, g_hidden=[256, 256], d_hidden=[256, 256])
