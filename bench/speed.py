@@ -171,10 +171,15 @@ class Digits:
 _DIG28, _DIG32, _DIG64 = Digits(28, 1), Digits(32, 3), Digits(64, 3)
 
 
+# What every seed loop does that ganlab does not by default: no EMA of G, and one pass through G
+# per iteration (G's update judged on the fakes of D's update)
+SEED_LOOP = dict(ema=0.0, reuse_fakes=True)
+
+
 def _dcgan_cfg(size: int) -> Callable[[str], RunConfig]:
     return lambda dev: RunConfig(dataset=f"digits{size}", arch="dcgan", loss="bce", batch_size=64, lr_d=2e-4,
-                                 lr_g=2e-4, beta1=0.5, beta2=0.999, latent_dim=100, base_channels=64, ema=0.0,
-                                 reuse_fakes=True, device=dev)
+                                 lr_g=2e-4, beta1=0.5, beta2=0.999, latent_dim=100, base_channels=64, device=dev,
+                                 **SEED_LOOP)
 
 
 WL = {
@@ -182,8 +187,8 @@ WL = {
         "gauss2d", 8,
         lambda steps, bs, dev, warmup: R.d2l_gauss2d(steps, batch_size=bs, device=dev, warmup=warmup),
         lambda dev: RunConfig(dataset="gaussian2d", arch="linear", loss="bce", batch_size=8, lr_d=0.05, lr_g=0.005,
-                              beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=(5, 3), activation="tanh", ema=0.0,
-                              reuse_fakes=True, device=dev),
+                              beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=(5, 3), activation="tanh", device=dev,
+                              **SEED_LOOP),
         lambda dev: TensorDataset("gaussian2d", GAUSSIAN2D_SPEC,
                                   torch.from_numpy(_gauss_points()).float().to(dev)),
         200, "d2l: linear G, 2-5-3-1 tanh D, Adam 0.05/0.005, batch 8 (ganlab: logits + softplus, no Sigmoid)"),
@@ -192,8 +197,8 @@ WL = {
         lambda steps, bs, dev, warmup: R.mlp28(steps, batch_size=bs, device=dev, data=_DIG28.tensor(), warmup=warmup),
         lambda dev: RunConfig(dataset="digits28", arch="mlp", loss="bce", batch_size=64, lr_d=3e-4, lr_g=3e-4,
                               beta1=0.4, beta2=0.8, latent_dim=100, g_hidden=(128, 256, 512, 1024),
-                              d_hidden=(512, 256, 128, 64, 32), activation="gelu", norm="batch", ema=0.0,
-                              weight_decay_d=1e-4, weight_decay_g=1e-4, reuse_fakes=True, device=dev),
+                              d_hidden=(512, 256, 128, 64, 32), activation="gelu", norm="batch",
+                              weight_decay_d=1e-4, weight_decay_g=1e-4, device=dev, **SEED_LOOP),
         _DIG28, 5, "post 002: G 100-128-256-512-1024-784 BN+GELU, D 784-512-256-128-64-32-1 GELU, "
                    "Adam 3e-4 (0.4, 0.8), weight decay 1e-4, batch 64, one G pass (ganlab: Tanh out, D step then G step)"),
     "dcgan32": Workload(
@@ -238,6 +243,7 @@ def _median(xs: list[float]) -> float:
 def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, steps: Optional[int],
             peak: dict[str, float], changes: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Alternate reference (torch's threads), reference (ganlab's threads) and ganlab; medians of the rounds."""
+    changes = changes or {}
     cpu = dev.type == "cpu"
     t_def, t_gan = torch.get_num_threads(), default_threads()
     variants: dict[str, Callable[[int], tuple[float, float]]] = {}  # steps -> (wall steps/s, CPU-time steps/s)
@@ -264,7 +270,7 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
             with _threads(t_gan):
                 return reference(n, "reference_same_threads")
         variants["reference_same_threads"] = ref_same
-    loop = GanlabLoop(wl, dev, **(changes or {}))
+    loop = GanlabLoop(wl, dev, **changes)
     loop.run(warm)  # warm-up: allocator, oneDNN/cuDNN plans
 
     def ganlab(n: int) -> tuple[float, float]:
@@ -290,7 +296,7 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
     same = med.get("reference_same_threads", ref)
     same_cpu = cmed.get("reference_same_threads", cmed["reference"])
     f_ref = flops_of(lambda: wl.reference(1, FLOP_BATCH, str(dev), 0)) * wl.batch // FLOP_BATCH
-    small = GanlabLoop(wl, dev, batch=FLOP_BATCH, **(changes or {}))
+    small = GanlabLoop(wl, dev, batch=FLOP_BATCH, **changes)
     f_gan = flops_of(lambda: small.trainer.train_step()) * wl.batch // FLOP_BATCH
     out = {"workload": wl.name, "device": dev.type, "batch_size": wl.batch,
            "reference_steps_per_s": ref, "ganlab_steps_per_s": gan, "ratio": gan / ref,
@@ -300,7 +306,7 @@ def compare(wl: Workload, dev: torch.device, *, rounds: int, segment_s: float, s
            "ganlab_cpu_steps_per_s": cmed["ganlab"], "ratio_cpu": cmed["ganlab"] / same_cpu,
            "rounds": rounds, "spread": {k: [round(min(v), 3), round(max(v), 3)] for k, v in rates.items()},
            "flops_per_step_reference": f_ref, "flops_per_step_ganlab": f_gan, "note": wl.note,
-           "ganlab_changes": changes or {}}
+           "ganlab_changes": changes}
     if cpu:
         out.update(reference_gflops=f_ref * ref / 1e9, ganlab_gflops=f_gan * gan / 1e9, peak_gflops=peak["peak_gflops"],
                    ganlab_pct_of_peak=100 * f_gan * gan / 1e9 / peak["peak_gflops"])
