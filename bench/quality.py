@@ -14,6 +14,8 @@ seeds 0..n-1). Columns:
   HQ       high-quality rate: samples within 3 std of their nearest centre (a perfect
            sampler scores 98.9% in 2-D)
   rKL      reverse KL of the mode histogram against uniform (0 = perfectly balanced)
+  spread   rms distance of the HQ samples from their centre over the data's own (1 = as wide as
+           the modes; near 0 = G puts each mode on a dot, which HQ alone would reward)
   classes  class coverage from ganlab's own classifier (images)
   FD       classifier-feature Fréchet distance to real images, and `floor`: the FD between
            two halves of the real data (a perfect generator sits near the floor)
@@ -105,11 +107,12 @@ def _fmt(v: Any, spec: str = "") -> str:
 
 def row_cells(r: dict[str, Any]) -> list[str]:
     if "error" in r:
-        return [r["preset"], r["loss"], str(r["seed"]), str(r["steps"]), "diverged", "", "", "", "", "", "", "",
+        return [r["preset"], r["loss"], str(r["seed"]), str(r["steps"]), "diverged", "", "", "", "", "", "", "", "",
                 f"{r['train_s']:.0f}"]
     modes = f"{r['modes_covered']}/{r['modes_total']}" if "modes_total" in r else ""
     hq = f"{100 * r['high_quality_rate']:.1f}%" if "high_quality_rate" in r else ""
     rkl = _fmt(r.get("reverse_kl"), ".3f") if "modes_total" in r else ""
+    spread = _fmt(r.get("spread"), ".2f") if "modes_total" in r else ""
     classes = f"{r['class_coverage']}/{r['classes_total']}" if "class_coverage" in r else ""
     fd = _fmt(r.get("fd"), ".2f") if "fd" in r else ""
     floor = _fmt(r.get("fd_real_split"), ".2f") if "fd_real_split" in r else ""
@@ -123,11 +126,11 @@ def row_cells(r: dict[str, Any]) -> list[str]:
         d = r["drs"]
         other = (f"drs: {d['modes_covered']}/{r['modes_total']}, HQ {100 * d['high_quality_rate']:.1f}%, "
                  f"rKL {_fmt(d['reverse_kl'], '.3f')}, kept {100 * d['acceptance_rate']:.0f}%")
-    return [r["preset"], r["loss"], str(r["seed"]), str(r["steps"]), modes, hq, rkl, classes, fd, floor, conf,
-            other, f"{r['train_s']:.0f}"]
+    return [r["preset"], r["loss"], str(r["seed"]), str(r["steps"]), modes, hq, rkl, spread, classes, fd, floor,
+            conf, other, f"{r['train_s']:.0f}"]
 
 
-HEADER = ["preset", "loss", "seed", "steps", "modes", "HQ", "rKL", "classes", "FD", "floor", "conf", "other",
+HEADER = ["preset", "loss", "seed", "steps", "modes", "HQ", "rKL", "spread", "classes", "FD", "floor", "conf", "other",
           "train_s"]
 
 

@@ -21,6 +21,25 @@ FD_KIND = "classifier-feature FD (ganlab's own classifier on this dataset; not I
 
 # ---------------------------------------------------------------- 2-D mixtures
 
+def _chi2_cdf(dof: int, x: float) -> float:
+    """P(chi^2_dof < x) by the recurrence P_{k+2} = P_k - (x/2)^(k/2) e^(-x/2) / Gamma(k/2 + 1)."""
+    p, k = (math.erf(math.sqrt(x / 2)), 1) if dof % 2 else (1.0 - math.exp(-x / 2), 2)
+    while k < dof:
+        p -= math.exp((k / 2) * math.log(x / 2) - x / 2 - math.lgamma(k / 2 + 1))
+        k += 2
+    return p
+
+
+def truncated_sq_radius(dim: int, n_std: float = HQ_STDS) -> float:
+    """E[|x - c|^2 / std^2 | |x - c| < n_std std] for x ~ N(c, std^2 I_dim): the spread of true HQ samples.
+
+    |x - c|^2 / std^2 is chi^2 with `dim` degrees of freedom, and E[chi^2_d ; chi^2_d < a] =
+    d P(chi^2_{d+2} < a). In 2-D with 3 std this is 1.899 (2 without the cut).
+    """
+    a = float(n_std) ** 2
+    return dim * _chi2_cdf(dim + 2, a) / _chi2_cdf(dim, a)
+
+
 
 def mixture_metrics(samples: np.ndarray, centres: Sequence, std: float, n_std: float = HQ_STDS) -> dict:
     """Mode coverage, high-quality rate and reverse KL of a Gaussian mixture, as in PacGAN.
@@ -39,6 +58,12 @@ def mixture_metrics(samples: np.ndarray, centres: Sequence, std: float, n_std: f
         perfect balance and log K when every high-quality sample sits on one mode.
         None when no sample is high quality: the histogram is empty and the divergence is
         undefined (coverage 0 and high_quality_rate 0 already say how bad it is).
+      - `spread` (ganlab's, not PacGAN's): how wide G's modes are against the data's. The pooled
+        within-mode standard deviation of the high-quality samples (each about its own mode's
+        sample mean, so an off-centre blob is not mistaken for a wide one), over what true samples
+        inside the same radius have. 1 is the data's width; a G that puts each mode on a dot
+        scores 1.0 in high quality but near 0 here, so the two together say "on the modes *and* as
+        wide as them". None when no mode has two high-quality samples.
     Non-finite samples (a diverged G) count as samples that are not high quality.
     """
     x = np.asarray(samples, dtype=np.float64)
@@ -58,9 +83,22 @@ def mixture_metrics(samples: np.ndarray, centres: Sequence, std: float, n_std: f
         "modes_total": int(k),
         "high_quality_rate": float(hq.sum() / len(x)),
         "reverse_kl": _kl_to_reference(counts, np.full(k, 1.0 / k)),
+        "spread": _mode_spread(x[finite][hq], nearest[hq], counts, std, n_std),
         "mode_counts": [int(v) for v in counts],
         "num_samples": int(len(x)),
     }
+
+
+def _mode_spread(x: np.ndarray, mode: np.ndarray, counts: np.ndarray, std: float, n_std: float) -> Optional[float]:
+    """Pooled within-mode std of HQ samples / the std of true samples cut at n_std (see mixture_metrics)."""
+    dof = int((counts[counts >= 2] - 1).sum())
+    if dof == 0:
+        return None
+    means = np.zeros((len(counts), x.shape[1]))
+    np.add.at(means, mode, x)
+    means /= np.maximum(counts, 1)[:, None]
+    ss = float(((x - means[mode]) ** 2).sum())  # modes with one sample add 0 here and 0 to dof
+    return float(np.sqrt(ss / dof / (std ** 2 * truncated_sq_radius(x.shape[1], n_std))))
 
 
 def _kl_to_reference(counts: np.ndarray, q: np.ndarray) -> Optional[float]:

@@ -45,6 +45,7 @@ SERIES = {
     "Speed/steps_per_s": ("steps/s", NEUTRAL),
     "Metric/modes_covered": ("modes covered", REAL),
     "Metric/high_quality_rate": ("high-quality rate", REAL),
+    "Metric/spread": ("mode width / data's", REAL),
     "Metric/class_coverage": ("class coverage", REAL),
     "Metric/fd": ("feature distance", FAKE),
 }

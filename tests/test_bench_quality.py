@@ -12,4 +12,6 @@ def test_a_tiny_study_prints_rows_with_overrides_and_drs(capsys, tmp_path):
     (row,) = out["rows"]
     assert row["steps"] == 30 and row["modes_total"] == 8
     assert set(row["drs"]) == {"modes_covered", "high_quality_rate", "reverse_kl", "acceptance_rate"}
-    assert "drs:" in quality.row_cells(row)[11]
+    cells = dict(zip(quality.HEADER, quality.row_cells(row)))
+    assert "drs:" in cells["other"] and "spread" in row
+    assert cells["spread"] == ("-" if row["spread"] is None else f"{row['spread']:.2f}")

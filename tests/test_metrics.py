@@ -22,6 +22,7 @@ def test_perfect_mixture_samples_cover_every_mode_evenly(centres, std):
     assert out["modes_covered"] == out["modes_total"] == len(centres)
     assert out["high_quality_rate"] == pytest.approx(1 - math.exp(-4.5), abs=0.004)
     assert out["reverse_kl"] < 0.01
+    assert out["spread"] == pytest.approx(1.0, abs=0.02), "true samples are exactly as wide as the modes"
     assert sum(out["mode_counts"]) == round(out["high_quality_rate"] * 20_000)
 
 
@@ -32,6 +33,30 @@ def test_collapsed_mixture_has_one_mode_and_kl_log_k():
     assert (out["modes_covered"], out["high_quality_rate"]) == (1, 1.0)
     assert out["reverse_kl"] == pytest.approx(math.log(25))
     assert out["mode_counts"][7] == 2500
+    assert out["spread"] == 0.0, "a dot on the centre is perfect 'quality' and no spread at all"
+
+
+def test_spread_scales_with_the_samples_width():
+    """Half as wide as the data: spread near 0.5 (HQ stays near 1: narrow modes are never penalised by HQ)."""
+    c = grid25_centres()
+    out = m.mixture_metrics(sample_mixture(c, 0.025, 20_000, seed=2), c, 0.05)
+    assert out["spread"] == pytest.approx(0.5 / math.sqrt(m.truncated_sq_radius(2) / 2), abs=0.02)
+    assert out["high_quality_rate"] > 0.999
+
+
+def test_spread_is_width_not_offset():
+    """Narrow blobs 2 std off every centre: HQ is full, and spread sees the blobs' width, not the offset."""
+    c = grid25_centres()
+    x = sample_mixture(c + np.array([0.1, 0.0]), 0.005, 5_000, seed=3)
+    out = m.mixture_metrics(x, c, 0.05)
+    assert out["high_quality_rate"] == 1.0 and out["spread"] == pytest.approx(0.1, abs=0.01)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 4, 7])
+def test_truncated_radius_matches_sampling(dim):
+    """E[r^2 / std^2 | r < 3 std] from the chi-square recurrence against 400,000 Gaussian draws."""
+    r2 = (np.random.default_rng(dim).standard_normal((400_000, dim)) ** 2).sum(1)
+    assert m.truncated_sq_radius(dim) == pytest.approx(r2[r2 < 9].mean(), rel=0.01)
 
 
 def test_uniform_noise_is_low_quality():
@@ -47,7 +72,7 @@ def test_no_high_quality_sample_gives_kl_none_and_valid_json():
     c = ring8_centres()
     x = np.full((10, 2), np.nan)
     out = m.mixture_metrics(x, c, 0.02)
-    assert (out["modes_covered"], out["high_quality_rate"], out["reverse_kl"]) == (0, 0.0, None)
+    assert (out["modes_covered"], out["high_quality_rate"], out["reverse_kl"], out["spread"]) == (0, 0.0, None, None)
     json.dumps(out, allow_nan=False)
 
 

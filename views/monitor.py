@@ -114,7 +114,7 @@ def metric_charts(view) -> None:
     """Quality over time (eval_every); a warning when coverage falls below its best (mode collapse)."""
     h = view.history
     pairs = [("Metric/modes_covered", "Metric/modes_total"), ("Metric/class_coverage", "Metric/classes_total"),
-             ("Metric/high_quality_rate", None), ("Metric/fd", None)]
+             ("Metric/high_quality_rate", None), ("Metric/spread", None), ("Metric/fd", None)]
     shown = [(k, t) for k, t in pairs if has_key(h, k)]
     if not shown:
         return
