@@ -31,6 +31,7 @@ RANGES = {
     "weight_decay_g": (0.0, 1.0, True),
     "lr_end_factor": (0.0, 1.0, True),
     "latent_dim": (1, 4096, True),
+    "latent_mixture": (0, 4096, True),
     "base_channels": (1, 1024, True),
     "gp_weight": (0.0, 1e4, True),
     "r1_weight": (0.0, 1e4, True),

@@ -76,6 +76,14 @@ def test_ring8_run_shows_paths_and_scatters():
     assert any("not seed arithmetic" in e.value for e in at.error)
 
 
+def test_a_run_with_latent_islands_explains_the_jumps():
+    """latent_mixture > 0: the page says z has islands, and every tab still draws."""
+    rid = _finished(RunConfig(**{**RING.to_dict(), "dataset": "grid25", "latent_dim": 2, "latent_mixture": 25}))
+    at = _latent(rid)
+    assert "25 islands" in _text(at) and "jumps" in _text(at)
+    assert len(at.get("plotly_chart")) == 4 and not at.error
+
+
 def test_digits_run_shows_strips_with_seeds_and_classes():
     """A conditional image run: strips with captions, class interpolation, seed reuse from the grid."""
     rid = _finished(DIGITS)

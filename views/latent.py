@@ -253,6 +253,11 @@ note = (f" — the run is {state} at step {snap.step:,}; G is reloaded when the 
 dataset = "hdf5: " + ex.cfg.dataset.rsplit("/", 1)[-1] if ex.cfg.dataset.startswith("hdf5:") else ex.cfg.dataset
 st.markdown(f"**{run_id}** · {dataset} · {ex.cfg.arch} · {ex.cfg.loss} · z has {ex.latent_dim} dimensions "
             f"({ex.cfg.latent_dist}) · G as of step **{ex.step:,}**{note}")
+if ex.cfg.latent_mixture:
+    st.caption(f"This G's latent has **{ex.cfg.latent_mixture} islands**: z's dimension 0 picks one (equal "
+               "shares of N(0, 1)) and G sees the island's code with a scaled copy of the rest. A path that "
+               "crosses from one island to the next jumps instead of sliding: that is how G keeps the gaps "
+               "between modes empty.")
 if is_live and st.button("Reload", key="lat_reload", icon=":material/refresh:", help="Pick up a newer checkpoint."):
     st.rerun()
 

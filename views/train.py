@@ -142,6 +142,9 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
         field("reuse_fakes", "G step reuses D's fakes", "toggle",
               help="One pass through G per iteration, as the seed loops and PyTorch's DCGAN example do: "
                    "G's update is judged on the fakes D has just learned from. Off: a fresh batch for G.")
+        field("latent_mixture", "Latent islands K", help="0 = off. K > 0: z's first coordinate picks one of K "
+              "learned islands (DeLiGAN-style), so G can leave the gaps between separate modes empty; "
+              "set K to the number of modes (25 for grid25).")
         field("seed", "Seed", help="Same config and seed on the CPU → same losses.")
     with c2:
         field("g_hidden", "G hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")

@@ -13,6 +13,7 @@ from ..registry import Registry
 from .common import add_spectral_norm, output_activation
 from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_energy_d, dcgan_supports
 from .mlp import MLPDiscriminator, MLPGenerator, mlp_energy_d
+from .prior import LatentMixture
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,15 @@ def _n_classes(cfg, spec: DataSpec) -> int:
     return spec.num_classes if cfg.conditional else 0
 
 
+def _prior(cfg) -> nn.Module | None:
+    """The learned mixture prior G starts with, when the config asks for islands (latent_mixture > 0)."""
+    return LatentMixture(cfg.latent_dim, cfg.latent_mixture) if cfg.latent_mixture else None
+
+
 def build_linear(cfg, spec: DataSpec):
     """d2l: G is one affine map; D a small MLP (d_hidden, activation)."""
     g = MLPGenerator(cfg.latent_dim, spec.shape, [], cfg.activation, "none",
-                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec))
+                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg))
     return g, _mlp_d(cfg, spec)
 
 
@@ -43,14 +49,14 @@ def _mlp_d(cfg, spec: DataSpec) -> nn.Module:
 
 def build_mlp(cfg, spec: DataSpec):
     g = MLPGenerator(cfg.latent_dim, spec.shape, cfg.g_hidden, cfg.activation, cfg.norm,
-                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec))
+                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg))
     return g, _mlp_d(cfg, spec)
 
 
 def build_dcgan(cfg, spec: DataSpec):
     c, h, _ = spec.shape
     g = DCGANGenerator(cfg.latent_dim, c, h, cfg.base_channels,
-                       output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec))
+                       output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg))
     loss = LOSSES.get(cfg.loss)
     if loss.d_output == "energy":
         return g, dcgan_energy_d(c, h, cfg.base_channels)

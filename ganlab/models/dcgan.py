@@ -31,23 +31,27 @@ class DCGANGenerator(nn.Module):
     """z (B, latent_dim) [+ one-hot label] -> image (B, C, H, W) via ConvTranspose-BN-ReLU, Tanh."""
 
     def __init__(self, latent_dim: int, img_channels: int, img_size: int, base_channels: int,
-                 out_act: nn.Module, num_classes: int = 0):
+                 out_act: nn.Module, num_classes: int = 0, prior: Optional[nn.Module] = None):
         super().__init__()
         assert dcgan_supports(img_size), f"dcgan cannot make {img_size}x{img_size} images"
         self.latent_dim, self.num_classes = latent_dim, num_classes
         self.shape = (img_channels, img_size, img_size)
         s0, k = dcgan_plan(img_size)
         w = _widths(base_channels, k)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim + num_classes, w[0], s0, 1, 0, bias=False),
+        z_in = prior.out_dim if prior is not None else latent_dim
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_in + num_classes, w[0], s0, 1, 0, bias=False),
                                    nn.BatchNorm2d(w[0]), nn.ReLU(True)]  # (B, w0, s0, s0)
         for a, b in zip(w[:-1], w[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]  # 2x
         layers += [nn.ConvTranspose2d(w[-1], img_channels, 4, 2, 1, bias=False), out_act]  # (B, C, H, W)
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        self.prior = prior  # e.g. LatentMixture: reshapes N(0, I) before the first layer
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
+        if self.prior is not None:
+            z = self.prior(z)
         c = one_hot(y, self.num_classes, z.dtype)
         h = z if c is None else torch.cat([z, c], 1)
         return self.net(h[:, :, None, None])  # (B, latent+classes, 1, 1) -> (B, C, H, W)

@@ -29,14 +29,18 @@ class MLPGenerator(nn.Module):
     """z (B, latent_dim) [+ one-hot label] -> sample (B, *shape)."""
 
     def __init__(self, latent_dim: int, shape: tuple[int, ...], hidden: Sequence[int], activation: str,
-                 norm: str, out_act: nn.Module, num_classes: int = 0):
+                 norm: str, out_act: nn.Module, num_classes: int = 0, prior: Optional[nn.Module] = None):
         super().__init__()
         self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
+        self.prior = prior  # e.g. LatentMixture: reshapes N(0, I) before the first layer
         dim = int(torch.tensor(shape).prod())
-        self.net = Chain(mlp([latent_dim + num_classes, *hidden, dim], activation, norm), out_act)
+        z_in = prior.out_dim if prior is not None else latent_dim
+        self.net = Chain(mlp([z_in + num_classes, *hidden, dim], activation, norm), out_act)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
+        if self.prior is not None:
+            z = self.prior(z)
         c = one_hot(y, self.num_classes, z.dtype)
         h = z if c is None else torch.cat([z, c], 1)
         return self.net(h).view(-1, *self.shape)
