@@ -44,7 +44,7 @@ preset("ring8", "8 Gaussians on a ring: every mode, sharp", "mode-collapse bench
 # gaps stay empty; a linear lr decay to 0 settles the islands on the centres (with a constant lr they
 # circled just off them: 40% HQ). D's size then sets how wide each mode comes out: D 2x256 gave 100%
 # HQ but near-dots (spread 0.07-0.23); D 3x256 with G at half D's lr 99.7-100% and spread 0.26-0.36;
-# D 3x384 96.0% / 0.65. Seed 0, docs/QUALITY.md "Fourth round".
+# D 3x384 96.0% / 0.65 (seed 0; the preset: seeds 0-2). docs/QUALITY.md, "Fourth round".
 preset("grid25", "25 Gaussians on a grid: every mode, sharp (25 latent islands)",
        "mode-collapse benchmark (VEEGAN, PacGAN)", dataset="grid25", steps=10000,
        **{**_MIXTURE, "g_hidden": [256, 256, 256], "d_hidden": [256, 256, 256], "lr_g": 5e-4, "ema": 0.999,
