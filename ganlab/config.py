@@ -40,7 +40,7 @@ class RunConfig:
     # --- latent ---
     latent_dim: int = 16  # size of z
     latent_dist: str = "normal"  # normal: N(0, I) | uniform: U(-1, 1)
-    latent_mixture: int = 0  # K > 0: G first maps z onto K learned Gaussian islands (DeLiGAN) so it can leave gaps
+    latent_mixture: int = 0  # K > 0: z's first coordinate picks one of K latent islands, so G can leave gaps between modes
     # --- architecture knobs ---
     g_hidden: tuple[int, ...] = (128, 128)  # mlp: G hidden widths
     d_hidden: tuple[int, ...] = (128, 128)  # mlp: D hidden widths

@@ -40,7 +40,6 @@ def truncated_sq_radius(dim: int, n_std: float = HQ_STDS) -> float:
     return dim * _chi2_cdf(dim + 2, a) / _chi2_cdf(dim, a)
 
 
-
 def mixture_metrics(samples: np.ndarray, centres: Sequence, std: float, n_std: float = HQ_STDS) -> dict:
     """Mode coverage, high-quality rate and reverse KL of a Gaussian mixture, as in PacGAN.
 

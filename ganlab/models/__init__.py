@@ -30,7 +30,7 @@ def _n_classes(cfg, spec: DataSpec) -> int:
 
 
 def _prior(cfg) -> nn.Module | None:
-    """The learned mixture prior G starts with, when the config asks for islands (latent_mixture > 0)."""
+    """The latent islands G starts with (ganlab/models/prior.py), when latent_mixture > 0."""
     return LatentMixture(cfg.latent_dim, cfg.latent_mixture) if cfg.latent_mixture else None
 
 
