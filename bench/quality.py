@@ -14,8 +14,9 @@ seeds 0..n-1). Columns:
   HQ       high-quality rate: samples within 3 std of their nearest centre (a perfect
            sampler scores 98.9% in 2-D)
   rKL      reverse KL of the mode histogram against uniform (0 = perfectly balanced)
-  spread   rms distance of the HQ samples from their centre over the data's own (1 = as wide as
-           the modes; near 0 = G puts each mode on a dot, which HQ alone would reward)
+  spread   pooled within-mode std of the HQ samples (each about its own mode's mean) over what true
+           samples inside the same disc have: 1 = as wide as the data's modes; near 0 = G puts each
+           mode on a dot, which HQ alone would reward (ganlab.metrics.mixture_metrics)
   classes  class coverage from ganlab's own classifier (images)
   FD       classifier-feature Fréchet distance to real images, and `floor`: the FD between
            two halves of the real data (a perfect generator sits near the floor)

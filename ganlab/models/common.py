@@ -86,6 +86,19 @@ def one_hot(y: Optional[torch.Tensor], num_classes: int, dtype: torch.dtype) -> 
     return F.one_hot(y, num_classes).to(dtype)  # (B, num_classes)
 
 
+def g_input_width(latent_dim: int, num_classes: int, prior: Optional[nn.Module]) -> int:
+    """How many numbers G's first layer takes: z (or what the latent prior makes of it) plus the class."""
+    return (prior.out_dim if prior is not None else latent_dim) + num_classes
+
+
+def g_input(z: torch.Tensor, y: Optional[torch.Tensor], num_classes: int, prior: Optional[nn.Module]) -> torch.Tensor:
+    """What G's first layer sees: z through the latent prior (islands) when there is one, then the one-hot class."""
+    if prior is not None:
+        z = prior(z)
+    c = one_hot(y, num_classes, z.dtype)
+    return z if c is None else torch.cat([z, c], 1)
+
+
 def add_spectral_norm(module: nn.Module) -> nn.Module:
     """Wrap every Linear/Conv weight in D with a spectral-norm parametrization (SNGAN)."""
     for m in list(module.modules()):

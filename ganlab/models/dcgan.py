@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .common import EnergyD, dcgan_init, one_hot
+from .common import EnergyD, dcgan_init, g_input, g_input_width, one_hot
 
 
 def dcgan_plan(img_size: int) -> tuple[int, int]:
@@ -38,8 +38,8 @@ class DCGANGenerator(nn.Module):
         self.shape = (img_channels, img_size, img_size)
         s0, k = dcgan_plan(img_size)
         w = _widths(base_channels, k)
-        z_in = prior.out_dim if prior is not None else latent_dim
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_in + num_classes, w[0], s0, 1, 0, bias=False),
+        layers: list[nn.Module] = [nn.ConvTranspose2d(g_input_width(latent_dim, num_classes, prior), w[0], s0, 1, 0,
+                                                      bias=False),
                                    nn.BatchNorm2d(w[0]), nn.ReLU(True)]  # (B, w0, s0, s0)
         for a, b in zip(w[:-1], w[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]  # 2x
@@ -50,10 +50,7 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
-        if self.prior is not None:
-            z = self.prior(z)
-        c = one_hot(y, self.num_classes, z.dtype)
-        h = z if c is None else torch.cat([z, c], 1)
+        h = g_input(z, y, self.num_classes, self.prior)
         return self.net(h[:, :, None, None])  # (B, latent+classes, 1, 1) -> (B, C, H, W)
 
 

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .common import ACTIVATIONS, Chain, EnergyD, one_hot
+from .common import ACTIVATIONS, Chain, EnergyD, g_input, g_input_width, one_hot
 
 
 def mlp(sizes: Sequence[int], activation: str, norm: str, *, last_plain: bool = True) -> Chain:
@@ -34,16 +34,11 @@ class MLPGenerator(nn.Module):
         self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
         self.prior = prior  # e.g. LatentMixture: reshapes N(0, I) before the first layer
         dim = int(torch.tensor(shape).prod())
-        z_in = prior.out_dim if prior is not None else latent_dim
-        self.net = Chain(mlp([z_in + num_classes, *hidden, dim], activation, norm), out_act)
+        self.net = Chain(mlp([g_input_width(latent_dim, num_classes, prior), *hidden, dim], activation, norm), out_act)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
-        if self.prior is not None:
-            z = self.prior(z)
-        c = one_hot(y, self.num_classes, z.dtype)
-        h = z if c is None else torch.cat([z, c], 1)
-        return self.net(h).view(-1, *self.shape)
+        return self.net(g_input(z, y, self.num_classes, self.prior)).view(-1, *self.shape)
 
 
 class MLPDiscriminator(nn.Module):

@@ -29,6 +29,8 @@ import math
 import torch
 import torch.nn as nn
 
+from .common import one_hot
+
 
 # Each island starts small (G first sees its code, barely moved by z~), so an island lands on one mode
 # before it grows. Started at 1.0, the islands overlapped in G's output and bridged the modes as one
@@ -57,7 +59,7 @@ class LatentMixture(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         k, inner = self.split(z)
-        code = torch.nn.functional.one_hot(k, self.components).to(inner.dtype)
+        code = one_hot(k, self.components, inner.dtype)
         return torch.cat([self.log_sigma[k].exp() * inner, code], 1)
 
     def extra_repr(self) -> str:
