@@ -50,6 +50,8 @@ SERIES = {
     "Metric/fd": ("feature distance", FAKE),
 }
 LOWER_IS_BETTER = frozenset({"Metric/fd"})
+# metrics with a right value rather than a better direction: a dashed target line, no "drop" shading
+TARGETS = {"Metric/spread": (1.0, "data's width = 1")}
 # D's decision surface: fake-looking regions purple, real-looking green, undecided white.
 SURFACE_SCALE = [[0.0, "#d8b4fe"], [0.5, "#ffffff"], [1.0, "#86efac"]]
 
@@ -328,12 +330,14 @@ def metric_figure(history: History, key: str, *, total: float | None = None,
     """
     x, y = series(history, key)
     name, color = _name(key), _color(key)
+    target = TARGETS.get(key)
     better_up = key not in LOWER_IS_BETTER if higher_is_better is None else higher_is_better
     fig = go.Figure()
     if x.size:
         peak = np.maximum.accumulate(y) if better_up else y
         scale = total if total else float(np.abs(peak).max()) or 1.0
-        dropped = (y < peak - drop_tolerance * scale) if better_up else np.zeros(y.size, bool)
+        watch = better_up and target is None
+        dropped = (y < peak - drop_tolerance * scale) if watch else np.zeros(y.size, bool)
         idx = decimate_indices(y, max_points)
         mode = "lines+markers" if idx.size <= 200 else "lines"
         if dropped.any():
@@ -346,7 +350,9 @@ def metric_figure(history: History, key: str, *, total: float | None = None,
     x0, x1 = (float(x.min()), float(x.max())) if x.size else (0.0, 100.0)
     if total is not None:
         _add_hline(fig, total, f"total = {total:g}", NEUTRAL, x0, x1, name="total")
-    subtitle = "" if better_up else "lower is better"
+    if target is not None:
+        _add_hline(fig, target[0], target[1], NEUTRAL, x0, x1, name="target")
+    subtitle = "closer to the line is better" if target else "" if better_up else "lower is better"
     _layout(fig, title=title or name[:1].upper() + name[1:], subtitle=subtitle, y_title=name,
             height=height, x_max=x1)
     if total is not None and better_up:

@@ -281,3 +281,11 @@ def test_points_reject_wrong_shapes():
     with pytest.raises(ValueError):
         P.points_figure(np.zeros((4, 3)), None)
     assert len(P.points_figure(None, np.zeros((0, 2))).data) == 2  # empty sets are fine
+
+
+def test_spread_chart_has_a_target_line_and_no_drop_shading():
+    """Mode width has a right value (the data's, 1), not a better direction: narrowing is not shaded as collapse."""
+    h = [{"step": i * 100, "Metric/spread": v} for i, v in enumerate([0.5, 1.3, 1.2, 0.4, 0.3])]
+    fig = P.metric_figure(h, "Metric/spread")
+    names = _names(fig)
+    assert "target" in names and "dropped" not in names and "best so far" not in names
