@@ -35,11 +35,11 @@ import numpy as np
 import pandas  # noqa: F401 - before plotly: plotly imports it lazily, and two threads meeting that import
 # first find it half-initialised (AttributeError: partially initialized module 'pandas'); app.py does the same
 
-from ganlab import plots
+from ganlab.viz import plots
 from ganlab.config import RunConfig
 from ganlab import jobs
 from ganlab.jobs import JobManager
-from ganlab.losses import CONVENTION, LOSSES
+from ganlab.game.losses import CONVENTION, LOSSES
 
 ROOT = Path(__file__).resolve().parents[1]
 from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S  # noqa: E402 - as views/monitor.py
@@ -171,7 +171,7 @@ def watch(jm: JobManager, ids: list[str], stop: threading.Event, out: dict, stea
 
 def bind_check() -> dict:
     """`streamlit run app.py` with only .streamlit/config.toml: which address does it listen on?"""
-    from ganlab.ui.server import free_port, stop
+    from tests.helpers.server import free_port, stop
 
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="ganlab-bind-")
@@ -272,7 +272,7 @@ def main(argv=None) -> dict:
     runs = {}
     for r in ids:
         disk = jm.runs_dir / r
-        from ganlab.run import Run
+        from ganlab.store import Run
 
         recs = Run(disk).history()
         times = np.array([x["time"] for x in recs])

@@ -52,7 +52,8 @@ QUICK_FRACTION = 0.25
 def plan(presets: list[str], seeds: list[int], losses: list[str], quick: bool,
          overrides: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
     """One job per (preset, loss, seed); extra losses only for the 2-D mixture presets."""
-    from ganlab.presets import preset_config
+    from ganlab.config.presets import preset_config
+    from ganlab.config.validate import validate_config
 
     jobs = []
     for name in presets:
@@ -73,17 +74,18 @@ def run_one(job: dict[str, Any], runs_root: str) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     os.environ["GANLAB_THREADS"] = "1"  # one thread per run: --jobs runs share the cores
-    from ganlab.evaluate import evaluate_run
-    from ganlab.losses import LOSSES
-    from ganlab.metrics import to_json
-    from ganlab.sampling import drs_problem
-    from ganlab.presets import preset_config
-    from ganlab.run import Run
-    from ganlab.train import Diverged, Trainer, train
+    from ganlab.evaluation.evaluate import evaluate_run
+    from ganlab.game.losses import LOSSES
+    from ganlab.evaluation.metrics import to_json
+    from ganlab.evaluation.samplers import drs_problem
+    from ganlab.config.presets import preset_config
+    from ganlab.config.validate import validate_config
+    from ganlab.store import Run
+    from ganlab.training import Diverged, Trainer, train
 
     cfg = preset_config(job["preset"]).replace(**job["overrides"], device="cpu", eval_every=0,
                                                checkpoint_every=10 ** 8, keep_checkpoints=1)
-    cfg.validate()
+    validate_config(cfg)
     row: dict[str, Any] = {"preset": job["preset"], "loss": cfg.loss, "seed": cfg.seed, "steps": cfg.steps}
     run = Run.create(runs_root, cfg)
     t0 = time.perf_counter()
@@ -176,8 +178,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     from ganlab.config import ConfigError, parse_set
-    from ganlab.losses import LOSSES
-    from ganlab.presets import PRESETS
+    from ganlab.game.losses import LOSSES
+    from ganlab.config.presets import PRESETS
 
     p = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
     p.add_argument("--presets", default=DEFAULT_PRESETS, help=f"comma list or 'all' (default {DEFAULT_PRESETS})")

@@ -42,7 +42,7 @@ from bench import reference as R
 from ganlab.config import ConfigError, RunConfig, parse_set
 from ganlab.data.base import DataSpec, TensorDataset
 from ganlab.data.mixtures import GAUSSIAN2D_SPEC
-from ganlab.train import Trainer, default_threads, resolve_device
+from ganlab.training import Trainer, default_threads, resolve_device
 
 WORKLOADS = ("gauss2d", "mlp28", "dcgan32", "dcgan64", "overhead")
 FLOP_BATCH = 8  # FLOPs are counted once at this batch and scaled: every layer's cost is linear in B
@@ -351,8 +351,8 @@ class MonitorClient:
             self.done.wait(max(0.0, POLL_S - (time.perf_counter() - t0)))
 
     def _page(self, snap, now: float) -> None:
-        from ganlab import plots
-        from ganlab.losses import CONVENTION, LOSSES
+        from ganlab.viz import plots
+        from ganlab.game.losses import CONVENTION, LOSSES
 
         plots.speed_text(snap.history, snap.steps)
         figs = []

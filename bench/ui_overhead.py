@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from ganlab.jobs import JobManager
-from ganlab.presets import preset_config
-from ganlab.run import list_runs
-from ganlab.ui.server import launch_chromium, serve, start_from_train_page
+from ganlab.config.presets import preset_config
+from ganlab.store import list_runs
+from tests.helpers.server import launch_chromium, serve, start_from_train_page
 
 
 def _cpu_s(pid: int) -> float:

@@ -10,11 +10,20 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+import numpy as np
+
+from .config import RunConfig, parse_set
+from .config.presets import PRESETS, preset_config
+from .data import DATASETS, load_dataset
+from .data.pack import PackOptions, pack, pack_arrays
+from .errors import ConfigError, GanlabError, UsageError
+from .evaluation.evaluate import evaluate_run, generate_from_run
+from .evaluation.metrics import to_json
+from .paths import data_root, runs_dir
+from .session import RunSession
+from .store import Run, RunError, list_runs
+
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Anything the person typed that we cannot act on: one line, exit 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -79,12 +88,8 @@ def build_parser() -> Parser:
 
 # ------------------------------------------------------------------ train
 def _train_config(a: argparse.Namespace):
-    from .config import ConfigError, RunConfig, parse_set
-
     base: dict[str, Any] = {}
     if a.preset:
-        from .presets import preset_config
-
         base = preset_config(a.preset).to_dict()
     if a.config:
         try:
@@ -103,37 +108,17 @@ def _train_config(a: argparse.Namespace):
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .paths import data_root, runs_dir
-    from .run import Run
-    from .train import Diverged, Trainer, train
-    from .validate import validate_config
-
-    if a.lr_scale is not None and not (a.resume and 0 < a.lr_scale <= 10):
-        raise UsageError("--lr-scale goes with --resume and must be > 0 and <= 10")
+    if a.lr_scale is not None and not a.resume:
+        raise UsageError("--lr-scale goes with --resume")
     if a.resume:
-        from .run import LIVE_STATES
-
-        run = _open_run(a.resume)
-        status = run.status()  # a dead owner already reads as interrupted
-        if status.get("state") in LIVE_STATES:
-            raise UsageError(f"{run.id} is being trained by another process ({status.get('owner')}); stop it first")
-        cfg = run.config()
-        if a.steps:
-            cfg = cfg.replace(steps=a.steps)
+        session = RunSession.reopen(a.resume, steps=a.steps, lr_scale=a.lr_scale, data_root=data_root(a.data_root),
+                                    download=a.download)
+        session.build()  # data errors and a bad checkpoint: exit 2 before anything trains
     else:
-        cfg = _train_config(a)
-    validate_config(cfg, a.data_root)
-    trainer = Trainer(cfg, data_root=data_root(a.data_root), download=a.download)  # data errors before a run exists
-    if not a.resume:
-        run = Run.create(runs_dir(a.runs_dir), cfg)
-    stop = {"flag": False, "scale": a.lr_scale}
-
-    def should_stop() -> bool:
-        if stop["scale"] is not None:  # first call: the checkpoint's learning rates are loaded by now
-            scale, stop["scale"] = stop["scale"], None
-            trainer.set_hparams(lr_d=trainer.hparams["lr_d"] * scale, lr_g=trainer.hparams["lr_g"] * scale)
-        return stop["flag"]
-
+        session = RunSession.new(_train_config(a), runs_dir(a.runs_dir), data_root=data_root(a.data_root),
+                                 download=a.download, build_first=True)  # data errors before a run exists
+    run, cfg = session.run, session.cfg
+    stop = {"flag": False}
     signal.signal(signal.SIGINT, lambda *_: stop.__setitem__("flag", True))
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("flag", True))
     bar = _progress(cfg.steps, a.quiet)
@@ -145,22 +130,22 @@ def cmd_train(a: argparse.Namespace) -> int:
             bar.n = rec["step"]
             bar.set_postfix({"D": f"{rec.get('Loss/D', float('nan')):.3f}", "G": f"{rec.get('Loss/G', float('nan')):.3f}"}, refresh=True)
 
-    t0 = time.perf_counter()
-    step0 = 0
+    t0, step0 = time.perf_counter(), session.resumed_from
     try:
-        state = train(cfg, run, should_stop=should_stop, on_tick=on_tick, trainer=trainer, resume=bool(a.resume))
-    except Diverged as e:
-        run.write_status("paused", e.step, error=str(e), diverged=True, network=e.network)
-        print(f"ganlab: {e}; run: {run.path}", file=sys.stderr)
-        return 1
+        out = session.run_training(should_stop=lambda: stop["flag"], on_tick=on_tick)
     finally:
         if bar is not None:
             bar.close()
+    if out.state == "paused":  # diverged
+        print(f"ganlab: {out.error}; run: {run.path}", file=sys.stderr)
+        return 1
+    if out.state == "failed":
+        print(f"ganlab: error: the run failed: {out.error}; run: {run.path}", file=sys.stderr)
+        return 1
     dt = time.perf_counter() - t0
-    done = trainer.step - step0
-    print(f"{run.id} {state}: step {trainer.step}/{cfg.steps} in {dt:.1f} s ({done / max(dt, 1e-9):.0f} steps/s), "
+    print(f"{run.id} {out.state}: step {out.step}/{cfg.steps} in {dt:.1f} s ({(out.step - step0) / max(dt, 1e-9):.0f} steps/s), "
           f"Loss/D {last.get('Loss/D', float('nan')):.4f}, Loss/G {last.get('Loss/G', float('nan')):.4f} -> {run.path}")
-    return 0 if state == "finished" else 130
+    return 0 if out.state == "finished" else 130
 
 
 def _progress(total: int, quiet: bool):
@@ -171,21 +156,11 @@ def _progress(total: int, quiet: bool):
     return tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
 
 
-def _open_run(path: str):
-    from .run import Run
-
-    return Run.open(path)
-
-
 # ------------------------------------------------------------------ sample / eval / runs
 def cmd_sample(a: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .evaluate import generate_from_run
-
     if a.n < 1 or a.n > 1_000_000:
         raise UsageError("-n must be between 1 and 1000000")
-    x = generate_from_run(_open_run(a.run_dir), a.n, seed=a.seed, label=a.label, sampler=a.sampler)
+    x = generate_from_run(Run.open(a.run_dir), a.n, seed=a.seed, label=a.label, sampler=a.sampler)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, x)
@@ -194,10 +169,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run
-    from .metrics import to_json
-
-    m = to_json(evaluate_run(_open_run(a.run_dir), n=a.n, seed=a.seed, data_root=a.data_root, sampler=a.sampler))
+    m = to_json(evaluate_run(Run.open(a.run_dir), n=a.n, seed=a.seed, data_root=a.data_root, sampler=a.sampler))
     if a.json:
         print(json.dumps(m))
     else:
@@ -207,9 +179,6 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_runs(a: argparse.Namespace) -> int:
-    from .paths import runs_dir
-    from .run import RunError, list_runs
-
     for run in list_runs(runs_dir(a.runs_dir)):
         try:
             c = run.config()
@@ -221,8 +190,6 @@ def cmd_runs(a: argparse.Namespace) -> int:
 
 
 def cmd_presets(a: argparse.Namespace) -> int:
-    from .presets import PRESETS
-
     for entry in PRESETS:
         print(f"{entry.name:16} {entry.description}")
     return 0
@@ -241,9 +208,6 @@ def _pack_summary(report) -> str:
 
 def pack_builtin(name: str, out: str, data_root=None):
     """Pack a built-in image dataset (digits, mnist, ...) so every image dataset looks alike."""
-    from .data import DATASETS, load_dataset
-    from .data.pack import pack_arrays
-
     if name not in DATASETS or DATASETS.get(name).spec.kind != "images":
         images = [e.name for e in DATASETS if e.obj.spec.kind == "images"]
         raise UsageError(f"--builtin takes an image dataset: {', '.join(images)}")
@@ -253,8 +217,6 @@ def pack_builtin(name: str, out: str, data_root=None):
 
 
 def cmd_pack(a: argparse.Namespace) -> int:
-    from .data.pack import PackOptions, pack
-
     if not 8 <= a.size <= 1024:
         raise UsageError("--size must be between 8 and 1024 pixels")
     bar = _progress(0, False)
@@ -284,15 +246,10 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "runs": 
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .config import ConfigError
-    from .data.base import DataError
-    from .run import RunError
-    from .sampling import SamplingError
-
     try:
         a = build_parser().parse_args(argv)
         return COMMANDS[a.command](a)
-    except (UsageError, ConfigError, DataError, RunError, SamplingError, json.JSONDecodeError) as e:
+    except (GanlabError, json.JSONDecodeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if isinstance(e, json.JSONDecodeError):
             msg = f"--config is not valid JSON: {e.msg} at line {e.lineno}"

@@ -6,19 +6,20 @@ a second tab or a closed tab only changes who polls; the threads go on.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import ConfigError, RunConfig
-from .data import DataError
+from .config import RunConfig
+from .config.validate import RANGES
+from .errors import ConfigError, RunError
+from .explore.preview import make_preview
 from .paths import data_root as default_data_root
 from .paths import runs_dir as default_runs_dir
-from .run import LIVE_STATES, OWNER, NonFiniteWeights, Run, RunError, list_runs
+from .session import RunSession, check_lr_scale
+from .store import Run, list_runs
 
 HISTORY_LIMIT = 4000  # records kept in memory per run; older ones are thinned (disk keeps all)
 PREVIEW_INTERVAL = 0.5  # seconds between live previews (G on the fixed batch, D's surface)
@@ -44,10 +45,7 @@ class JobSnapshot:
 
 @dataclass
 class Job:
-    run: Run
-    cfg: RunConfig
-    resume: bool = False
-    lr_scale: Optional[float] = None  # multiplies the learning rates in effect at the checkpoint, after loading it
+    session: RunSession
     thread: Optional[threading.Thread] = None
     stop: threading.Event = field(default_factory=threading.Event)
     pause: threading.Event = field(default_factory=threading.Event)
@@ -63,6 +61,14 @@ class Job:
     diverged: bool = False
     started: float = field(default_factory=time.time)
     last_preview: float = 0.0
+
+    @property
+    def run(self) -> Run:
+        return self.session.run
+
+    @property
+    def cfg(self) -> RunConfig:
+        return self.session.cfg
 
 
 def thin(history: list, limit: int) -> list:
@@ -85,11 +91,7 @@ class JobManager:
     # ---------------------------------------------------------------- control
     def start(self, cfg: RunConfig) -> str:
         """Validate, create the run directory, start the thread; returns the run id."""
-        from .validate import validate_config
-
-        validate_config(cfg, self.data_root)
-        run = Run.create(self.runs_dir, cfg)
-        return self._launch(Job(run, cfg))
+        return self._launch(Job(RunSession.new(cfg, self.runs_dir, data_root=self.data_root)))
 
     def resume(self, run_id: str, *, lr_scale: Optional[float] = None) -> str:
         """Continue a stopped, interrupted, failed or diverged run from its last good checkpoint.
@@ -97,8 +99,7 @@ class JobManager:
         lr_scale (e.g. 0.5 after a divergence) multiplies the learning rates the run had at that
         checkpoint (live edits included), applied after the checkpoint is loaded, so it sticks.
         """
-        if lr_scale is not None and not (0 < lr_scale <= 10):
-            raise ConfigError(f"lr_scale: {lr_scale!r} must be > 0 and <= 10")
+        check_lr_scale(lr_scale)
         with self._lock:
             job = self._jobs.get(run_id)
             if job and job.thread and job.thread.is_alive():
@@ -106,15 +107,8 @@ class JobManager:
                     job.pause.clear()
                     return run_id
                 raise RunError(f"{run_id} is still running")
-        run = Run.open(self.runs_dir / run_id)
-        cfg = run.config()
-        status = run.status()
-        if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:
-            raise RunError(f"{run_id} is being trained by another process ({status.get('owner')}); "
-                           f"stop it there before resuming it here")
-        if status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
-            raise RunError(f"{run_id} has finished all {cfg.steps} steps; start a new run to train longer")
-        return self._launch(Job(run, cfg, resume=True, lr_scale=lr_scale))
+        session = RunSession.reopen(self.runs_dir / run_id, lr_scale=lr_scale, data_root=self.data_root)
+        return self._launch(Job(session))
 
     def _launch(self, job: Job) -> str:
         job.thread = threading.Thread(target=self._work, args=(job,), name=f"ganlab-{job.run.id}", daemon=True)
@@ -139,8 +133,6 @@ class JobManager:
 
     def set_hparams(self, run_id: str, **changes: Any) -> None:
         """lr_d, lr_g, d_steps: applied before the trainer's next iteration."""
-        from .validate import RANGES
-
         for k, v in changes.items():
             if k not in ("lr_d", "lr_g", "d_steps"):
                 raise ConfigError(f"{k} cannot be changed while a run trains; only lr_d, lr_g and d_steps")
@@ -205,43 +197,19 @@ class JobManager:
 
     # ---------------------------------------------------------------- the thread
     def _work(self, job: Job) -> None:
-        from .train import Diverged, Trainer, train
+        """The run's thread: the session trains it and ends it in one state (never raises)."""
+        self._set(job, state="running")
+        out = job.session.run_training(should_stop=lambda: self._should_stop(job, job.session.trainer),
+                                       on_tick=lambda rec, tr: self._on_tick(job, rec, tr),
+                                       on_ready=lambda tr: self._ready(job, tr))
+        self._set(job, state=out.state, step=out.step, error=out.error, diverged=out.diverged)
 
-        trainer = None
-        try:
-            self._set(job, state="running")
-            trainer = Trainer(job.cfg, data_root=self.data_root)  # model init holds checkpoint.RNG_LOCK
-            if job.resume:
-                if not job.run.checkpoints():  # nothing to resume from: start over, without stale records
-                    job.run.truncate_history(0)
-                # records past the checkpoint are replayed by the resume (train() drops them on disk)
-                upto = job.run.last_checkpoint_step() or 0
-                job.history = thin([r for r in job.run.history() if r["step"] <= upto], HISTORY_LIMIT)
-                job.metrics = [r for r in job.run.metrics_history() if r.get("step", 0) <= upto]
-            with job.lock:
-                job.hparams = dict(trainer.hparams)
-            state = train(job.cfg, job.run, trainer=trainer, resume=job.resume,
-                          should_stop=lambda: self._should_stop(job, trainer),
-                          on_tick=lambda rec, tr: self._on_tick(job, rec, tr))
-            self._set(job, state=state, step=trainer.step)
-        except (Diverged, NonFiniteWeights) as e:
-            job.run.write_status("paused", e.step, error=str(e), diverged=True, network=e.network)
-            self._set(job, state="paused", error=str(e), diverged=True)
-        except (ConfigError, DataError, RunError) as e:
-            self._fail(job, str(e))
-        except Exception as e:  # noqa: BLE001 - a failed run must not take the app down
-            step = trainer.step if trainer is not None else job.step  # job.step moves only on ticks
-            detail = (f"out of memory at step {step + 1} (batch_size {job.cfg.batch_size}, device {job.cfg.device}): "
-                      f"lower batch_size or the model width; other runs go on") if _is_oom(e) else f"{type(e).__name__}: {e}"
-            self._fail(job, detail, tb=traceback.format_exc())
-        finally:
-            del trainer
-            gc.collect()
-            _free_cuda()
-
-    def _fail(self, job: Job, message: str, tb: str = "") -> None:
-        job.run.write_status("failed", job.step, error=message, traceback=tb[-4000:])
-        self._set(job, state="failed", error=message)
+    def _ready(self, job: Job, trainer) -> None:
+        """The trainer stands at its first step: show the records up to it (a resume trains the rest again)."""
+        upto = job.session.resumed_from
+        history = thin([r for r in job.run.history() if r["step"] <= upto], HISTORY_LIMIT) if upto else []
+        metrics = [r for r in job.run.metrics_history() if r.get("step", 0) <= upto] if upto else []
+        self._set(job, history=history, metrics=metrics, hparams=dict(trainer.hparams), step=trainer.step)
 
     def _set(self, job: Job, **values: Any) -> None:
         with job.lock:
@@ -250,11 +218,6 @@ class JobManager:
 
     def _should_stop(self, job: Job, trainer) -> bool:
         """Called once per iteration: apply hparam changes, honour pause, report stop."""
-        if job.lr_scale is not None:  # first call: the checkpoint (and its learning rates) is loaded now
-            scale, job.lr_scale = job.lr_scale, None
-            with job.lock:
-                job.pending = {"lr_d": trainer.hparams["lr_d"] * scale, "lr_g": trainer.hparams["lr_g"] * scale,
-                               **job.pending}
         if job.pending:
             with job.lock:
                 changes, job.pending = job.pending, {}
@@ -271,8 +234,6 @@ class JobManager:
         return job.stop.is_set()
 
     def _on_tick(self, job: Job, rec: dict, trainer) -> None:
-        from .preview import make_preview
-
         preview = None
         now = time.monotonic()
         if now - job.last_preview >= PREVIEW_INTERVAL or trainer.step >= job.cfg.steps:
@@ -287,15 +248,3 @@ class JobManager:
             if preview is not None:
                 job.preview = preview
 
-
-def _is_oom(e: BaseException) -> bool:
-    import torch
-
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
-
-
-def _free_cuda() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

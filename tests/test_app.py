@@ -207,7 +207,7 @@ def test_coverage_drop_flags_lost_modes_only():
 
 def test_last_record_reads_the_tail_and_skips_a_torn_line(tmp_path):
     """The Runs table reads only the end of stats.jsonl; a half-written last line is skipped."""
-    from ganlab.run import Run
+    from ganlab.store import Run
     from ganlab.ui.common import last_record
 
     run = Run.create(tmp_path, RunConfig())

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from ganlab.config import RunConfig
 from ganlab.paths import runs_dir
-from ganlab.run import Run
-from ganlab.train import train
+from ganlab.store import Run
+from ganlab.training import train
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 RING = RunConfig(dataset="ring8", arch="mlp", loss="bce", steps=20, batch_size=64, log_every=10,
@@ -119,7 +119,7 @@ def test_timelapse_gif_has_one_frame_per_snapshot():
 
     from PIL import Image
 
-    from ganlab.run import RunError
+    from ganlab.store import RunError
     from ganlab.ui.latent_widgets import timelapse_gif
 
     rid = _finished(DIGITS)

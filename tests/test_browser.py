@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ganlab.ui.server import CHROMIUM, serve, start_from_train_page
+from tests.helpers.server import CHROMIUM, serve, start_from_train_page
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def browser_page():
         pytest.skip(f"{CHROMIUM} is missing (CI installs chromium with apt)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        from ganlab.ui.server import launch_chromium
+        from tests.helpers.server import launch_chromium
 
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})

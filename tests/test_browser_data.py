@@ -70,7 +70,7 @@ def number(page, label: str, value) -> None:
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs the system Chromium at /usr/bin/chromium")
 def test_pack_then_train_dcgan_in_the_browser(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
-    from ganlab.ui.server import launch_chromium, serve  # the dashboard in a subprocess (shared with test_browser)
+    from tests.helpers.server import launch_chromium, serve  # the dashboard in a subprocess (shared with test_browser)
 
     src = shapes_folder(tmp_path / "shapes")
     data_dir = tmp_path / "data"

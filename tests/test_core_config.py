@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ganlab.config import ConfigError, RunConfig, parse_set
-from ganlab.validate import validate_config
+from ganlab.config.validate import validate_config
 
 
 def test_defaults_validate_and_round_trip_through_json():

@@ -9,10 +9,12 @@ import torch.nn as nn
 
 from ganlab.config import ConfigError, RunConfig
 from ganlab.models.common import Chain
-from ganlab.run import Run
-from ganlab.schedule import SCHEDULES, lr_factor
-from ganlab.stats import StepLog
-from ganlab.train import Trainer, train
+from ganlab.store import Run
+from ganlab.game.schedules import SCHEDULES, lr_factor
+from ganlab.training.stats import StepLog
+from ganlab.training import Trainer, train
+from ganlab.session import RunSession
+from ganlab.config.validate import validate_config
 
 TINY = dict(dataset="ring8", batch_size=16, g_hidden=(16,), d_hidden=(16,), latent_dim=2, device="cpu")
 
@@ -33,9 +35,9 @@ def test_cosine_is_halfway_at_half_time():
 
 def test_an_unknown_schedule_is_refused_by_name():
     with pytest.raises(ConfigError, match="lr_schedule: 'step' is not one of constant, linear, cosine"):
-        RunConfig(lr_schedule="step").validate()
+        validate_config(RunConfig(lr_schedule="step"))
     with pytest.raises(ConfigError, match="lr_end_factor"):
-        RunConfig(lr_end_factor=1.5).validate()
+        validate_config(RunConfig(lr_end_factor=1.5))
 
 
 def test_trainer_scales_both_learning_rates_and_live_changes_move_the_base():
@@ -66,7 +68,7 @@ def test_resume_under_a_schedule_with_k2_matches_the_uninterrupted_run(tmp_path)
     holder = {}
     assert train(cfg, broken, should_stop=lambda: holder["t"].step == 20,
                  trainer=holder.setdefault("t", Trainer(cfg))) == "stopped"
-    assert train(cfg, broken, resume=True) == "finished"
+    assert RunSession.reopen(broken.path).run_training().state == "finished"
     assert _records(broken) == _records(straight)
     assert _records(straight)[-1]["LR/D"] == pytest.approx(cfg.lr_d * lr_factor("linear", 39, 40, 0.2))
 
@@ -116,7 +118,7 @@ def test_chain_matches_sequential_and_still_runs_hooks():
 
 
 def test_lazy_r1_runs_every_nth_iteration_at_n_times_the_weight(monkeypatch):
-    import ganlab.train as train_mod
+    import ganlab.training.trainer as train_mod
 
     calls = []
     real = train_mod.r1_penalty
@@ -128,4 +130,4 @@ def test_lazy_r1_runs_every_nth_iteration_at_n_times_the_weight(monkeypatch):
     rec = tr.collect()
     assert rec["Penalty/R1"] > 0
     with pytest.raises(ConfigError, match="r1_every"):
-        RunConfig(r1_every=0).validate()
+        validate_config(RunConfig(r1_every=0))

@@ -10,11 +10,12 @@ import torch
 
 from ganlab.config import ConfigError, RunConfig
 from ganlab.data import DATASETS, DataError, load_dataset
-from ganlab.losses import LOSSES
+from ganlab.game.losses import LOSSES
 from ganlab.models import ARCHS
-from ganlab.run import Run
-from ganlab.train import Trainer, train
-from ganlab.validate import validate_config
+from ganlab.store import Run
+from ganlab.training import Trainer, train
+from ganlab.config.validate import validate_config
+from ganlab.session import RunSession
 
 TINY = dict(steps=3, batch_size=8, g_hidden=(16,), d_hidden=(16,), base_channels=8, latent_dim=4,
             log_every=1, num_fixed=10, device="cpu")
@@ -79,7 +80,7 @@ def test_resume_matches_the_uninterrupted_run_exactly(tmp_path):
     holder = {}
     state = train(cfg, broken, should_stop=lambda: holder["t"].step == 40, trainer=holder.setdefault("t", Trainer(cfg)))
     assert state == "stopped" and broken.last_checkpoint_step() == 40
-    assert train(cfg, broken, resume=True) == "finished"
+    assert RunSession.reopen(broken.path).run_training().state == "finished"
     assert _records(broken) == _records(straight)
     s1, x1 = straight.read_samples()
     s2, x2 = broken.read_samples()

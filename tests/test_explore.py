@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab import latent
+from ganlab.explore import latent
 from ganlab.config import RunConfig
 from ganlab.data import DATASETS
-from ganlab.explore import dataset_overview, load_generator, parse_seed
+from ganlab.data.overview import dataset_overview
+from ganlab.explore.explorer import load_generator, parse_seed
 from ganlab.models import build_models
-from ganlab.run import Run, RunError
-from ganlab.train import train
+from ganlab.store import Run, RunError
+from ganlab.training import train
 
 RING = RunConfig(dataset="ring8", arch="mlp", loss="bce", steps=30, batch_size=64, log_every=10,
                  snapshot_every=10, checkpoint_every=30, latent_dim=8, g_hidden=(32,), d_hidden=(32,),

@@ -17,8 +17,8 @@ import torch
 from ganlab.cli import main
 from ganlab.config import RunConfig
 from ganlab.jobs import JobManager
-from ganlab.run import NonFiniteWeights, Run, RunError
-from ganlab.train import Trainer, train
+from ganlab.store import NonFiniteWeights, Run, RunError
+from ganlab.training import Trainer, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="ring8", arch="mlp", g_hidden=(16,), d_hidden=(16,), latent_dim=4, batch_size=32,
@@ -82,9 +82,9 @@ def test_sigkill_mid_run_shows_interrupted_and_cli_resume_matches_the_uninterrup
 
 KILL_IN_CHECKPOINT = textwrap.dedent("""
     import os, signal, sys
-    import ganlab.run as R
+    import ganlab.store.run as R
     from ganlab.config import RunConfig
-    from ganlab.train import train
+    from ganlab.training import train
 
     real = R.atomic_write_bytes
     def dying_write(path, data):
@@ -282,7 +282,7 @@ def test_damaged_samples_h5_reads_empty_and_the_next_snapshot_starts_afresh(tmp_
 
 READER = textwrap.dedent("""
     import sys, time
-    from ganlab.run import Run
+    from ganlab.store import Run
     run, end, n = Run(sys.argv[1]), time.monotonic() + float(sys.argv[2]), 0
     while time.monotonic() < end:
         steps, _ = run.read_samples()
@@ -396,7 +396,7 @@ def test_resume_refuses_a_run_another_live_process_trains(tmp_path):
 
 def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_leaves_no_temp_file(tmp_path, monkeypatch):
     """ENOSPC while writing ckpt 100: the run fails with the OS's sentence; ckpt 50 and every other file stay."""
-    import ganlab.run as R
+    import ganlab.store.run as R
 
     real = os.fsync
 

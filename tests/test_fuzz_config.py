@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import ganlab.train
+import ganlab.session
 from ganlab.cli import main
 from ganlab.config import ConfigError, RunConfig
-from ganlab.validate import CHOICES, RANGES, validate_config
+from ganlab.config.validate import CHOICES, RANGES, validate_config
 
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
 SETTINGS = settings(max_examples=int(os.environ.get("GANLAB_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -73,7 +73,7 @@ def test_any_command_line_is_a_valid_run_or_one_line_and_exit_2(command, args, c
     def refuse(*a, **k):
         raise _Accepted
 
-    monkeypatch.setattr(ganlab.train, "Trainer", refuse)  # never train: stop where the data would load
+    monkeypatch.setattr(ganlab.session, "Trainer", refuse)  # never train: stop where the data would load
     argv = [command, *args]
     # paths the fuzz may name stay inside tmp_path (no reading /dev/zero, no run dirs in the repo)
     argv = [str(tmp_path / "missing") if a in ("/", ".", "..") or a.startswith("/") else a for a in argv]

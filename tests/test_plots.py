@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ganlab import plots as P
+from ganlab.viz import plots as P
 
 BCE_EQ = {
     "Loss/D": (0.693, "ln 2 ≈ 0.693: D can't tell real from fake"),

@@ -7,8 +7,8 @@ import pytest
 from ganlab.cli import main
 from ganlab.config import ConfigError, RunConfig
 from ganlab.data import DATASETS
-from ganlab.presets import PRESETS, preset_config
-from ganlab.validate import validate_config
+from ganlab.config.presets import PRESETS, preset_config
+from ganlab.config.validate import validate_config
 
 NAMES = PRESETS.names()
 NEEDS_FILES = {"mnist", "fashion-mnist", "cifar10"}  # torchvision data: not on an offline CI box

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from ganlab.losses import LOSSES, gradient_penalty, r1_penalty
+from ganlab.game.losses import LOSSES
+from ganlab.game.penalties import gradient_penalty, r1_penalty
 
 LN2 = math.log(2.0)
 ZERO = torch.zeros(16)  # a logit of 0: a sigmoid D says 0.5

@@ -8,10 +8,11 @@ import torch
 
 from ganlab.cli import main
 from ganlab.config import RunConfig
-from ganlab.evaluate import evaluate_run, generate_from_run
-from ganlab.run import Run
-from ganlab.sampling import SamplingError, drs_accept_prob
-from ganlab.train import train
+from ganlab.evaluation.evaluate import evaluate_run, generate_from_run
+from ganlab.store import Run
+from ganlab.errors import SamplingError
+from ganlab.evaluation.samplers import drs_accept_prob
+from ganlab.training import train
 
 TINY = dict(dataset="ring8", steps=60, batch_size=64, g_hidden=(32,), d_hidden=(32,), latent_dim=2, log_every=20,
             checkpoint_every=60, device="cpu")

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from ganlab.config import RunConfig
 from ganlab.data import load_dataset
 from ganlab.data.base import DataSpec, TensorDataset
-from ganlab.train import Trainer, _Stepper, default_threads
+from ganlab.training import Trainer, default_threads
+from ganlab.training.fastpath import Stepper as _Stepper
 
 TINY = dict(batch_size=16, latent_dim=4, g_hidden=(16,), d_hidden=(16,), base_channels=8, log_every=1,
             num_fixed=8, device="cpu", seed=5)

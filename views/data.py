@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ganlab import plots
+from ganlab.viz import plots
 from ganlab.data import DATASETS, DataError
 from ganlab.data.pack import PackOptions, pack
 from ganlab.ui.common import show_errors

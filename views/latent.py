@@ -3,13 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from ganlab import plots
-from ganlab.run import LIVE_STATES, Run, RunError
+from ganlab.viz import plots
+from ganlab.store import LIVE_STATES, Run, RunError
 from ganlab.ui.common import show_errors
 from ganlab.ui.latent_widgets import (explorer_for, gif_of, labelled_points_figure, png_name, points_csv,
                                       show_strip, strip_png, timelapse_gif, tiles)
 from ganlab.ui.manager import get_manager, selected_run_id
-from ganlab.ui.monitor import PATTERN_TARGET, real_points
+from ganlab.data import target_of
+from ganlab.ui.monitor import real_points
 
 CHART = {"config": {"displaylogo": False}}
 SEED_MAX = 2**32 - 1
@@ -58,7 +59,7 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
         fig = (plots.points_path_figure(x, real=real, labels=captions, title=title) if path
                else labelled_points_figure(x, captions, real=real, title=title))
     else:
-        fig = plots.vector_figure(x, target=PATTERN_TARGET.get(ex.cfg.dataset), title=title,
+        fig = plots.vector_figure(x, target=target_of(ex.cfg.dataset), title=title,
                                   value_range=None if ex.spec.unbounded else tuple(ex.spec.value_range))
         st.caption("Rows of the heatmap, top to bottom: " + ", ".join(captions))
     st.plotly_chart(fig, key=f"fig_{what}", **CHART)

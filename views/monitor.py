@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from ganlab import plots
-from ganlab.losses import CONVENTION, LOSSES
+from ganlab.viz import plots
+from ganlab.game.losses import CONVENTION, LOSSES
 from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S
 from ganlab.ui.common import STATE_ICONS, run_rows, show_errors, show_flashes
 from ganlab.ui.manager import get_manager, selected_run_id
-from ganlab.ui.monitor import (PATTERN_TARGET, as_unit, cached_figure, coverage_drop, disk_history, disk_samples,
+from ganlab.data import target_of
+from ganlab.ui.monitor import (as_unit, cached_figure, coverage_drop, disk_history, disk_samples,
                                final_samples, has_key, last_value, real_points, run_view)
 
 CHART = {"config": {"displaylogo": False}}
@@ -163,7 +164,7 @@ def samples_panel(view) -> None:
         return
     if spec is not None and spec.kind == "points":
         st.plotly_chart(cached_figure("vectors", (view.run.id, step), lambda: plots.vector_figure(
-            samples, target=PATTERN_TARGET.get(cfg.dataset), value_range=spec.value_range,
+            samples, target=target_of(cfg.dataset), value_range=spec.value_range,
             title=f"Generated vectors at step {step:,}")), key="chart_vectors", **CHART)
         return
     st.image(_grid(samples, view), caption=f"Fixed latent batch at step {step:,}" +
@@ -234,7 +235,7 @@ def timelapse(run_id: str) -> None:
                                                 title=f"Fixed latent batch at step {int(steps[i]):,}"),
                             key="chart_timelapse", **CHART)
         elif spec is not None and spec.kind == "points":
-            st.plotly_chart(plots.vector_figure(frame, target=PATTERN_TARGET.get(view.config.dataset),
+            st.plotly_chart(plots.vector_figure(frame, target=target_of(view.config.dataset),
                                                 value_range=spec.value_range), key="chart_timelapse", **CHART)
         else:
             st.image(_grid(frame, view), caption=f"step {int(steps[i]):,}")

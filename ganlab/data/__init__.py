@@ -1,14 +1,18 @@
-"""Datasets: a registry of named loaders plus `hdf5:<path>` files packed by `ganlab pack`."""
+"""Datasets: a registry of named loaders plus `hdf5:<path>` files packed by `ganlab pack`.
+
+Each entry carries its own facts: its spec, whether it needs files, which metric family scores
+it (`ganlab.evaluation.evaluate.METRIC_FAMILIES`), and a target pattern where its samples have one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from ..paths import data_root
 from ..registry import Registry
 from . import images, mixtures
-from .base import DataError, DataSpec, Dataset, TensorDataset
+from .base import DataError, DataSpec, Dataset, TensorDataset, to_storage, to_unit
 
 HDF5_PREFIX = "hdf5:"
 
@@ -18,6 +22,8 @@ class DatasetEntry:
     spec: DataSpec  # known without loading
     load: Callable[..., Dataset]  # (device, seed=, root=, download=) -> Dataset
     offline: bool = True  # False: needs files under the data root
+    metrics: str = ""  # the metric family that scores it (ganlab.evaluation.evaluate.METRIC_FAMILIES); "" = none
+    target: Optional[tuple[float, ...]] = None  # the one sample every sample should be (the 1010 pattern)
 
 
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
@@ -27,21 +33,23 @@ def _pts(fn):
     return lambda device, seed=0, root=None, download=False: fn(device, seed)
 
 
-DATASETS.add("gaussian2d", DatasetEntry(mixtures.GAUSSIAN2D_SPEC, _pts(mixtures.gaussian2d)),
+DATASETS.add("gaussian2d", DatasetEntry(mixtures.GAUSSIAN2D_SPEC, _pts(mixtures.gaussian2d), metrics="gaussian"),
              "d2l's 2-D Gaussian: N(0, I) through x·A + b; one linear G can match it exactly")
-DATASETS.add("ring8", DatasetEntry(mixtures.RING8_SPEC, _pts(mixtures.ring8)),
+DATASETS.add("ring8", DatasetEntry(mixtures.RING8_SPEC, _pts(mixtures.ring8), metrics="mixture"),
              "8 Gaussians on a circle of radius 2, std 0.02: the classic mode-collapse test")
-DATASETS.add("grid25", DatasetEntry(mixtures.GRID25_SPEC, _pts(mixtures.grid25)),
+DATASETS.add("grid25", DatasetEntry(mixtures.GRID25_SPEC, _pts(mixtures.grid25), metrics="mixture"),
              "25 Gaussians on a 5x5 grid at {-4,-2,0,2,4}², std 0.05: a harder mode-collapse test")
-DATASETS.add("pattern1010", DatasetEntry(mixtures.PATTERN1010_SPEC, _pts(mixtures.pattern1010)),
+DATASETS.add("pattern1010", DatasetEntry(mixtures.PATTERN1010_SPEC, _pts(mixtures.pattern1010), metrics="pattern",
+                                          target=(1.0, 0.0, 1.0, 0.0)),
              "Make Your Own GAN's first GAN: four numbers in the pattern high-low-high-low")
-DATASETS.add("digits", DatasetEntry(images.DIGITS_SPEC, images.digits),
+DATASETS.add("digits", DatasetEntry(images.DIGITS_SPEC, images.digits, metrics="classifier"),
              "scikit-learn's bundled 8x8 handwritten digits, 1,797 images with labels (offline)")
-DATASETS.add("mnist", DatasetEntry(images.MNIST_SPEC, images.mnist, offline=False),
+DATASETS.add("mnist", DatasetEntry(images.MNIST_SPEC, images.mnist, offline=False, metrics="classifier"),
              "MNIST 28x28 digits, 60,000 with labels (files under the data root)")
-DATASETS.add("fashion-mnist", DatasetEntry(images.FASHION_SPEC, images.fashion_mnist, offline=False),
+DATASETS.add("fashion-mnist", DatasetEntry(images.FASHION_SPEC, images.fashion_mnist, offline=False,
+                                            metrics="classifier"),
              "Fashion-MNIST 28x28 clothing, 60,000 with labels (files under the data root)")
-DATASETS.add("cifar10", DatasetEntry(images.CIFAR10_SPEC, images.cifar10, offline=False),
+DATASETS.add("cifar10", DatasetEntry(images.CIFAR10_SPEC, images.cifar10, offline=False, metrics="classifier"),
              "CIFAR-10 32x32 colour photos, 50,000 in 10 classes (files under the data root)")
 
 
@@ -54,13 +62,25 @@ def dataset_spec(name: str, root=None) -> DataSpec:
     if is_hdf5(name):
         from .hdf5 import read_spec
 
-        return read_spec(_hdf5_path(name, root))
+        return read_spec(hdf5_path(name, root))
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>")
     return DATASETS.get(name).spec
 
 
-def _hdf5_path(name: str, root=None):
+def metric_family(name: str, spec: DataSpec) -> str:
+    """The metric family of a dataset: its entry's, and the classifier metrics for a labelled packed file."""
+    if is_hdf5(name):
+        return "classifier" if spec.kind == "images" and spec.num_classes >= 2 else ""
+    return DATASETS.get(name).metrics if name in DATASETS else ""
+
+
+def target_of(name: str) -> Optional[tuple[float, ...]]:
+    """The pattern every sample of this dataset should match, or None."""
+    return DATASETS.get(name).target if name in DATASETS else None
+
+
+def hdf5_path(name: str, root=None):
     from pathlib import Path
 
     p = Path(name[len(HDF5_PREFIX):]).expanduser()
@@ -74,10 +94,11 @@ def load_dataset(name: str, device, *, seed: int = 0, root=None, download: bool 
     if is_hdf5(name):
         from .hdf5 import load_hdf5
 
-        return load_hdf5(_hdf5_path(name, root), device)
+        return load_hdf5(hdf5_path(name, root), device)
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>")
     return DATASETS.get(name).load(device, seed=seed, root=data_root(root), download=download)
 
 
-__all__ = ["DATASETS", "DataError", "DataSpec", "Dataset", "TensorDataset", "dataset_spec", "load_dataset", "is_hdf5"]
+__all__ = ["DATASETS", "DataError", "DataSpec", "Dataset", "TensorDataset", "dataset_spec", "hdf5_path", "is_hdf5",
+           "load_dataset", "metric_family", "target_of", "to_storage", "to_unit"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
+import numpy as np
 import torch
 
-
-class DataError(ValueError):
-    """A dataset cannot be loaded; the message says what to put where."""
+from ..errors import DataError
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,33 @@ class DataSpec:
         for s in self.shape:
             n *= s
         return n
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, as a checkpoint stores the spec (so G can be rebuilt from the file alone)."""
+        return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
+                "class_names": list(self.class_names), "value_range": list(self.value_range),
+                "unbounded": self.unbounded}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataSpec":
+        return cls(kind=d["kind"], shape=tuple(d["shape"]), num_classes=d["num_classes"],
+                   class_names=tuple(d["class_names"]), value_range=tuple(d["value_range"]), unbounded=d["unbounded"])
+
+
+def to_storage(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
+    """Images -> uint8 in [0, 255] (as samples.h5 stores them); points stay float32."""
+    if spec.kind == "images":
+        lo, hi = spec.value_range
+        return ((x - lo) / (hi - lo)).clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
+    return x.cpu().numpy().astype(np.float32)
+
+
+def to_unit(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
+    """Images -> float32 in [0, 1] (for display and `ganlab sample`); points unchanged."""
+    if spec.kind == "images":
+        lo, hi = spec.value_range
+        return ((x.float() - lo) / (hi - lo)).clamp(0, 1).cpu().numpy()
+    return x.float().cpu().numpy()
 
 
 class Dataset(Protocol):

@@ -1,14 +1,20 @@
-"""Architectures: a registry of builders that turn (config, data spec) into (G, D)."""
+"""Architectures: a registry of builders that turn (config, data spec) into (G, D), each with its facts.
+
+An entry says which data it models (`kinds`, `problem`), whether its nets hold batch norm and
+whether they run faster in channels_last; the trainer, validation and the form read those
+facts from the entry, never from the architecture's name.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch.nn as nn
 
 from ..data.base import DataSpec
-from ..losses import LOSSES
+from ..game.losses import LOSSES
 from ..registry import Registry
 from .common import add_spectral_norm, output_activation
 from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_energy_d, dcgan_supports
@@ -16,10 +22,23 @@ from .mlp import MLPDiscriminator, MLPGenerator, mlp_energy_d
 from .prior import LatentMixture
 
 
+# Model initialisation draws from torch's one global RNG. Two threads building models at once (two runs
+# started together, or Explore rebuilding G while a run starts) would interleave their draws, and the
+# same config and seed would no longer give the same weights. Every build in this process holds it.
+RNG_LOCK = threading.RLock()
+
+
+def _any_shape(spec: DataSpec) -> Optional[str]:
+    return None
+
+
 @dataclass(frozen=True)
 class Arch:
     build: Callable[..., tuple[nn.Module, nn.Module]]  # (cfg, spec) -> (G, D)
     kinds: tuple[str, ...]  # data kinds it accepts: "points", "images"
+    problem: Callable[[DataSpec], Optional[str]] = _any_shape  # why it cannot model data of this shape, or None
+    batch_norm: bool = False  # its nets always hold batch norm (then a batch needs >= 2 samples)
+    channels_last: bool = False  # convolutions: faster in channels_last (CUDA, and oneDNN on the CPU)
 
 
 ARCHS: Registry[Arch] = Registry("architecture")
@@ -64,11 +83,19 @@ def build_dcgan(cfg, spec: DataSpec):
     return g, DCGANDiscriminator(c, h, cfg.base_channels, _n_classes(cfg, spec), batch_norm=batch_norm)
 
 
+def _dcgan_problem(spec: DataSpec) -> Optional[str]:
+    c, h, w = spec.shape
+    if h != w or not dcgan_supports(h):
+        return (f"dcgan needs square images of 8 px or more whose size halves down to 3-7 px (8, 16, 28, 32, 64, ...); "
+                f"this dataset is {h}x{w}")
+    return None
+
+
 ARCHS.add("linear", Arch(build_linear, ("points",)),
           "d2l's generator: a single affine map of z (only fits Gaussian-shaped data); D is a small MLP")
 ARCHS.add("mlp", Arch(build_mlp, ("points", "images")),
           "Fully connected G and D with chosen widths, activation and norm (the seeds' MLP GANs)")
-ARCHS.add("dcgan", Arch(build_dcgan, ("images",)),
+ARCHS.add("dcgan", Arch(build_dcgan, ("images",), _dcgan_problem, batch_norm=True, channels_last=True),
           "Deep convolutional GAN: ConvTranspose-BN-ReLU G, Conv-LeakyReLU D (square images, 8 px and up)")
 
 
@@ -85,8 +112,4 @@ def arch_problem(arch: str, spec: DataSpec) -> str | None:
     a = ARCHS.get(arch)
     if spec.kind not in a.kinds:
         return f"the {arch} architecture works on {' and '.join(a.kinds)}, but this dataset is {spec.kind}"
-    if arch == "dcgan":
-        c, h, w = spec.shape
-        if h != w or not dcgan_supports(h):
-            return f"dcgan needs square images of 8 px or more whose size halves down to 3-7 px (8, 16, 28, 32, 64, ...); this dataset is {h}x{w}"
-    return None
+    return a.problem(spec)

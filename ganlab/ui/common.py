@@ -9,14 +9,12 @@ from typing import Iterator, Optional
 
 import streamlit as st
 
-from ..config import ConfigError
-from ..data import DataError
+from ..errors import GanlabError
 from ..jobs import JobManager
-from ..run import Run, RunError
+from ..store import Run, RunError
 from .manager import RUN_KEY, get_manager
 
 PICKER_KEY = "_run_picker"  # the sidebar selectbox's own key; RUN_KEY is the value pages read
-ENGINE_ERRORS = (ConfigError, RunError, DataError)
 STATE_ICONS = {"created": ":material/hourglass_empty:", "running": ":material/play_circle:",
                "paused": ":material/pause_circle:", "finished": ":material/check_circle:",
                "stopped": ":material/stop_circle:", "failed": ":material/error:",
@@ -25,11 +23,11 @@ STATE_ICONS = {"created": ":material/hourglass_empty:", "running": ":material/pl
 
 @contextmanager
 def show_errors(what: str = "") -> Iterator[None]:
-    """Run engine calls; a ConfigError/RunError/DataError (or any bug) becomes st.error, not a traceback."""
+    """Run engine calls; a GanlabError (or any bug) becomes st.error, not a traceback."""
     prefix = f"{what}: " if what else ""
     try:
         yield
-    except ENGINE_ERRORS as e:
+    except GanlabError as e:
         st.error(f"{prefix}{e}")
     except Exception as e:  # noqa: BLE001 - a page must never show a traceback
         st.error(f"{prefix}unexpected {type(e).__name__}: {e}")

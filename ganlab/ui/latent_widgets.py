@@ -12,10 +12,11 @@ import pandas  # noqa: F401 - before plotly: its lazy `get_module("pandas")` can
 import plotly.graph_objects as go  # thread is still importing ("partially initialized module 'pandas'")
 import streamlit as st
 
-from .. import plots
 from ..data.base import DataSpec
-from ..explore import DatasetOverview, Explorer, dataset_overview, load_generator
-from ..run import Run, RunError
+from ..data.overview import DatasetOverview, dataset_overview
+from ..explore.explorer import Explorer, load_generator
+from ..store import Run, RunError
+from ..viz import plots
 
 MAX_GIF_FRAMES = 120  # time-lapse frames kept (evenly spaced) so a long run's GIF stays small
 

@@ -12,7 +12,7 @@ RUN_KEY = "run_id"  # st.session_state key of the run this tab is looking at
 @st.cache_resource
 def get_manager() -> JobManager:
     """Created once; runs outlive refreshes, extra tabs and closed tabs. (The GIL switch interval a
-    background run needs is set by ganlab.train.train itself.)"""
+    background run needs is set by ganlab.training.train itself.)"""
     return JobManager()
 
 

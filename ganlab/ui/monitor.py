@@ -9,13 +9,13 @@ import numpy as np
 import streamlit as st
 
 from ..config import RunConfig
-from ..data import dataset_spec
+from ..data import dataset_spec, load_dataset
 from ..data.base import DataSpec
+from ..evaluation.evaluate import generate_from_run
 from ..jobs import JobSnapshot
-from ..run import LIVE_STATES, Run
+from ..store import LIVE_STATES, Run
 from .manager import get_manager
 
-PATTERN_TARGET = {"pattern1010": (1.0, 0.0, 1.0, 0.0)}  # datasets whose samples have a known target
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,6 @@ def as_unit(samples: np.ndarray, spec: Optional[DataSpec]) -> np.ndarray:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def real_points(dataset: str, n: int = 1000) -> Optional[np.ndarray]:
     """A fixed subset of a 2-D dataset (the same one the live preview shows)."""
-    from ..data import load_dataset
-
     try:
         x, _ = load_dataset(dataset, "cpu", root=get_manager().data_root).take(n, seed=1)
     except Exception:  # noqa: BLE001 - the view simply shows fewer layers
@@ -124,8 +122,6 @@ def real_points(dataset: str, n: int = 1000) -> Optional[np.ndarray]:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def final_samples(run_dir: str, checkpoint: str, n: int = 1000) -> Optional[np.ndarray]:
     """n samples from a finished run's last checkpoint (keyed by that checkpoint's name)."""
-    from ..evaluate import generate_from_run
-
     try:
         return generate_from_run(Run(run_dir), n, seed=0)
     except Exception:  # noqa: BLE001

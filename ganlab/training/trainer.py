@@ -1,92 +1,34 @@
-"""The training loop: k D-steps, one G-step; metrics stay on the device until a tick.
+"""The trainer: G, D, their optimizers and RNGs; `d_step`, `g_step`, `train_step`; state for checkpoints.
 
-`train(cfg, run, should_stop=..., on_tick=...)` is the same call in a UI thread, a test
-and the CLI: it never knows a GUI exists.
+k D-steps, one G-step; what each step reports stays on the device until a tick's `collect()`.
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import sys
-import threading
-import time
 from contextlib import nullcontext
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
-from torch.autograd.graph import _engine_run_backward
 
-from . import __version__
-from .checkpoint import FORMAT, RNG_LOCK, spec_to_dict
-from .config import RunConfig
-from .data import Dataset, load_dataset
-from .latent import z_batch
-from .losses import LOSSES, d_prob, gradient_penalty, r1_penalty
-from .models import build_models
-from .run import Run
-from .schedule import lr_factor
+from .. import __version__
+from ..config import RunConfig
+from ..data import Dataset, load_dataset, to_storage
+from ..errors import Diverged
+from ..game.losses import LOSSES, d_prob
+from ..game.penalties import gradient_penalty, r1_penalty
+from ..game.schedules import lr_factor
+from ..models import ARCHS, RNG_LOCK, build_models
+from ..models.latents import z_batch
+from .fastpath import Stepper, backward, grad_norm
 from .stats import StepLog, Stats, non_finite
+from .threads import Threads, default_threads, resolve_device
 
 
 STEP_COLUMNS = ("Loss/D", "D/real", "D/fake", "Loss/G")  # one StepLog row per iteration
-
-
-class Diverged(RuntimeError):
-    """A loss or weight became NaN/inf; carries the step and the network for the message."""
-
-    def __init__(self, step: int, network: str, detail: str):
-        super().__init__(f"training diverged at step {step}: {network} {detail}; the last good checkpoint is kept — "
-                         f"resume with a lower learning rate")
-        self.step, self.network = step, network
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def default_threads() -> int:
-    """CPU threads for a run built in this thread: $GANLAB_THREADS; else every CPU this process may use
-    for a run built in the main thread (the CLI, a script, a notebook, a benchmark), and half of them,
-    at least 1, for a run built in a background thread (the dashboard's JobManager).
-
-    Measured on the 2-core box (bench/RESULTS.md): alone, two threads train the MLP GAN ~1.25x and
-    the DCGANs ~2x faster than one; beside a busy process (the dashboard's server and browser, a
-    second run) every OpenMP parallel region waits for a descheduled thread, and a step took up to
-    10x longer than with one thread. Tiny models never use a second thread. The count is fixed per
-    machine and per kind of caller, so the same config and seed give the same losses.
-    """
-    env = os.environ.get("GANLAB_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    return n if threading.current_thread() is threading.main_thread() else max(1, n // 2)
-
-
-class _Threads:
-    """Run a block with `n` intra-op threads in the calling thread only (torch's setting is per thread).
-
-    A fresh one per block (it holds the previous count), so it is safe from any thread.
-    """
-
-    def __init__(self, n: Optional[int]):
-        self.n, self.prev = n, None
-
-    def __enter__(self) -> None:
-        if self.n is not None and torch.get_num_threads() != self.n:
-            self.prev = torch.get_num_threads()
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc) -> None:
-        if self.prev is not None:
-            torch.set_num_threads(self.prev)
-            self.prev = None
+# the checkpoint format a Trainer writes (ganlab.store.checkpoint reads it back and checks it)
+CHECKPOINT_FORMAT = 1
 
 
 def _optimizer(cfg: RunConfig, params: list, lr: float, weight_decay: float, device: torch.device) -> torch.optim.Optimizer:
@@ -99,58 +41,6 @@ def _optimizer(cfg: RunConfig, params: list, lr: float, weight_decay: float, dev
     return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=weight_decay, **fast)
 
 
-class _Stepper:
-    """`opt.step()`, minus torch's per-call Python bookkeeping when the optimizer is a plain fused Adam.
-
-    It calls the kernel torch's fused Adam calls, on the optimizer's own state tensors, so
-    state_dict(), resume and the numbers are unchanged (tests/test_speed_equivalence.py checks
-    bit-identity); it saves ~60 µs a call, which is ~10% of a d2l-sized iteration. Anything
-    unusual (a first step, amsgrad, a parameter without a gradient, hooks) goes through opt.step().
-
-    The parameters' Adam step counts become 0-dim views into one tensor, so one add advances them
-    all: torch's `_foreach_add_` on 0-dim CPU tensors falls back to one add per tensor (~20 µs a call
-    for a d2l net). Each view still is that parameter's own `state["step"]`, always current.
-    """
-
-    def __init__(self, opt: torch.optim.Optimizer):
-        self.opt, self.plan = opt, None
-
-    def __call__(self) -> None:
-        plan, opt = self.plan, self.opt
-        if plan is None or any(p.grad is None for p in plan[0]) or opt._optimizer_step_pre_hooks \
-                or opt._optimizer_step_post_hooks:
-            opt.step()
-            self.plan = self._plan()
-            return
-        params, avgs, sqs, counts, steps, g = plan
-        counts.add_(1)
-        torch._fused_adam_(params, [p.grad for p in params], avgs, sqs, [], steps, amsgrad=False, lr=g["lr"],
-                           beta1=g["betas"][0], beta2=g["betas"][1], weight_decay=g["weight_decay"], eps=g["eps"],
-                           maximize=False)
-
-    def reset(self) -> None:
-        """Forget the cached state lists (after load_state_dict replaced them)."""
-        self.plan = None
-
-    def _plan(self):
-        opt = self.opt
-        if type(opt) is not torch.optim.Adam or len(opt.param_groups) != 1:
-            return None
-        g = opt.param_groups[0]
-        if (not g.get("fused") or g["amsgrad"] or g["maximize"] or g["differentiable"] or g["capturable"]
-                or g.get("decoupled_weight_decay") or torch.is_tensor(g["lr"]) or torch.is_tensor(g["betas"][0])):
-            return None
-        params = list(g["params"])
-        states = [opt.state.get(p, {}) for p in params]
-        if not params or any("exp_avg" not in st for st in states) or len({(p.device, p.dtype) for p in params}) != 1:
-            return None
-        counts = torch.stack([st["step"] for st in states])  # (n,) on the step tensors' device
-        for i, st in enumerate(states):
-            st["step"] = counts[i]
-        return (params, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
-                counts, [st["step"] for st in states], g)
-
-
 def _joint_ok(d: torch.nn.Module) -> bool:
     """True when D treats samples independently, so real and fake can share one forward pass.
 
@@ -159,13 +49,6 @@ def _joint_ok(d: torch.nn.Module) -> bool:
     """
     return not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or torch.nn.utils.parametrize.is_parametrized(m)
                    for m in d.modules())
-
-
-def _grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 def _f32(t: torch.Tensor) -> torch.Tensor:
@@ -177,26 +60,6 @@ def _clear_grads(params: list[torch.Tensor]) -> None:
     """zero_grad(set_to_none=True) without the optimizer's per-call bookkeeping."""
     for p in params:
         p.grad = None
-
-
-_ONES: dict[tuple, torch.Tensor] = {}  # (device, dtype) -> a 0-dim 1.0: the seed gradient of a scalar loss
-
-
-def _backward(loss: torch.Tensor) -> None:
-    """loss.backward() for a scalar loss, minus torch.autograd.backward's Python argument handling.
-
-    That handling (tuple checks, torch-function dispatch, `_make_grads` building a fresh ones tensor)
-    costs about as much as the C++ engine's whole pass over a d2l-sized graph; a step runs two.
-    The engine call is the one torch.autograd.backward makes, with a cached seed gradient.
-    """
-    if loss.dim() != 0:
-        loss.backward()
-        return
-    key = (loss.device, loss.dtype)
-    one = _ONES.get(key)
-    if one is None:
-        one = _ONES[key] = torch.ones((), device=loss.device, dtype=loss.dtype)
-    _engine_run_backward((loss,), (one,), False, False, (), allow_unreachable=True, accumulate_grad=True)
 
 
 def _requires_grad(params: list[torch.Tensor], flag: bool) -> None:
@@ -216,7 +79,7 @@ class Trainer:
         with RNG_LOCK:  # model init uses the global RNG: one build at a time in this process, or seeds mix
             torch.manual_seed(cfg.seed)
             g, d = build_models(cfg, self.spec)
-        self.conv = cfg.arch == "dcgan"  # channels_last: faster convs on CUDA, and via oneDNN on the CPU (+13% dcgan32)
+        self.conv = ARCHS.get(cfg.arch).channels_last  # faster convs on CUDA, and via oneDNN on the CPU (+13% dcgan32)
         fmt = torch.channels_last if self.conv else torch.contiguous_format
         self.G, self.D = g.to(self.device, memory_format=fmt), d.to(self.device, memory_format=fmt)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
@@ -226,7 +89,7 @@ class Trainer:
         self._g_buffers = list(self.G.buffers())
         self.opt_g = _optimizer(cfg, self._g_params, cfg.lr_g, cfg.weight_decay_g, self.device)
         self.opt_d = _optimizer(cfg, self._d_params, cfg.lr_d, cfg.weight_decay_d, self.device)
-        self._step_g, self._step_d = _Stepper(self.opt_g), _Stepper(self.opt_d)
+        self._step_g, self._step_d = Stepper(self.opt_g), Stepper(self.opt_d)
         self.joint = _joint_ok(self.D)  # one D pass over [real; fake] in the D step
         self.threads = default_threads() if self.device.type == "cpu" else None  # intra-op threads for its work
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)  # data order, z, labels, GP
@@ -325,9 +188,9 @@ class Trainer:
         total = loss + self._penalties(x, fake, y)
         # (3) update D
         _clear_grads(self._d_params)
-        _backward(total)
+        backward(total)
         if measure:
-            self.stats.report("Grad/D", _grad_norm(self._d_params))
+            self.stats.report("Grad/D", grad_norm(self._d_params))
         self._step_d()
         if self.loss.clip_weights:  # WGAN: keep the critic Lipschitz the crude way
             with torch.no_grad():
@@ -384,11 +247,11 @@ class Trainer:
             loss = self.loss.g_loss(fake_out)
             # (3) update G only
             _clear_grads(self._g_params)
-            _backward(loss)
+            backward(loss)
         finally:
             _requires_grad(self._d_params, True)
         if measure:
-            self.stats.report("Grad/G", _grad_norm(self._g_params))
+            self.stats.report("Grad/G", grad_norm(self._g_params))
         self._step_g()
         if self.G_ema is not None:
             self._update_ema()
@@ -404,7 +267,7 @@ class Trainer:
         """One iteration: k D-steps, then one G-step."""
         if self.cfg.lr_schedule != "constant":
             self._follow_schedule()
-        with _Threads(self.threads):
+        with Threads(self.threads):
             d_losses, d_means = [], []
             k = self.hparams["d_steps"]
             for i in range(k):
@@ -446,7 +309,7 @@ class Trainer:
         was = g.training
         g.eval()
         try:
-            with _Threads(self.threads):
+            with Threads(self.threads):
                 return torch.cat([g(z[i:i + 1024], None if y is None else y[i:i + 1024]).float()
                                   for i in range(0, len(z), 1024)])
         finally:
@@ -460,8 +323,8 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         rng = {"gen": self.gen.get_state(), "torch": torch.get_rng_state()}
         return {
-            "format": FORMAT, "version": __version__, "step": self.step, "elapsed": self.elapsed,
-            "config": self.cfg.to_dict(), "spec": spec_to_dict(self.spec),
+            "format": CHECKPOINT_FORMAT, "version": __version__, "step": self.step, "elapsed": self.elapsed,
+            "config": self.cfg.to_dict(), "spec": self.spec.to_dict(),
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
@@ -485,98 +348,3 @@ class Trainer:
         self.schedule_factor = 1.0
         self.set_hparams(**state["hparams"])  # the base lrs; the next train_step applies the schedule
         self.step_log = StepLog(STEP_COLUMNS, self.device)
-
-
-def to_storage(x: torch.Tensor, spec) -> np.ndarray:
-    """Images -> uint8 in [0, 255]; points stay float32."""
-    if spec.kind == "images":
-        lo, hi = spec.value_range
-        return ((x - lo) / (hi - lo)).clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
-    return x.cpu().numpy().astype(np.float32)
-
-
-def to_unit(x: torch.Tensor, spec) -> np.ndarray:
-    """Images -> float32 in [0, 1] (for display and `ganlab sample`); points unchanged."""
-    if spec.kind == "images":
-        lo, hi = spec.value_range
-        return ((x.float() - lo) / (hi - lo)).clamp(0, 1).cpu().numpy()
-    return x.float().cpu().numpy()
-
-
-def _eval_record(trainer: Trainer, run: Run) -> dict[str, Any]:
-    """Quality metrics at this step: full record to metrics.jsonl, scalars into the tick record."""
-    from .evaluate import evaluate_trainer, scalar_metrics
-    from .metrics import to_json
-
-    m = evaluate_trainer(trainer)
-    run.append_metrics({"step": trainer.step, **to_json(m)})
-    return scalar_metrics(m)
-
-
-def _is_tick(step: int, cfg: RunConfig) -> bool:
-    # checkpoints fall on ticks, so a resumed run's records match the uninterrupted run's
-    return (step % cfg.log_every == 0 or step % cfg.checkpoint_every == 0 or step >= cfg.steps
-            or (cfg.eval_every > 0 and step % cfg.eval_every == 0))
-
-
-# A run in a background thread shares the GIL with the UI's threads, and the trainer drops and retakes
-# the GIL around every kernel: hundreds of times a step. While a page builds figures, each retake waits
-# up to the switch interval. Python's 5 ms made a Monitor client cost 0-25% of a d2l run in-process;
-# with the real page open in Chromium (python -m bench.ui_overhead, ring8, 3 pairs on this 2-core box),
-# 1 ms gave 0.84-0.89 of headless speed and 0.1 ms 0.90-0.96. Process-wide and never raised back.
-BACKGROUND_SWITCH_INTERVAL_S = 1e-4
-
-
-def train(cfg: RunConfig, run: Run, *, should_stop: Callable[[], bool] = lambda: False,
-          on_tick: Optional[Callable[[dict, Trainer], None]] = None, trainer: Optional[Trainer] = None,
-          resume: bool = False) -> str:
-    """Train until cfg.steps or should_stop(); returns the final state ('finished' or 'stopped')."""
-    trainer = trainer or Trainer(cfg)
-    if threading.current_thread() is not threading.main_thread():
-        sys.setswitchinterval(min(sys.getswitchinterval(), BACKGROUND_SWITCH_INTERVAL_S))
-    # the run's thread count, set once for the whole loop: switching it at every step (what train_step does
-    # for a caller at another count) measured up to 2x slower on the MLP once a 2-thread pool exists
-    with _Threads(trainer.threads):
-        return _train(cfg, run, should_stop=should_stop, on_tick=on_tick, trainer=trainer, resume=resume)
-
-
-def _train(cfg: RunConfig, run: Run, *, should_stop: Callable[[], bool], on_tick, trainer: Trainer,
-           resume: bool) -> str:
-    if resume and run.checkpoints():
-        trainer.load_state_dict(run.load_checkpoint(map_location=trainer.device))
-        run.truncate_history(trainer.step)
-    run.write_status("running", trainer.step)
-    t0, step0 = time.perf_counter(), trainer.step
-    tick_t, tick_step, status_t = t0, trainer.step, t0
-    state = "finished"
-    while trainer.step < cfg.steps:
-        if should_stop():
-            state = "stopped"
-            break
-        nxt = trainer.step + 1
-        trainer.train_step(measure=_is_tick(nxt, cfg))
-        if not _is_tick(trainer.step, cfg):
-            continue
-        rec = trainer.collect()  # the tick's one sync; raises Diverged
-        now = time.perf_counter()
-        trainer.elapsed += now - tick_t
-        rec.update({"time": round(trainer.elapsed, 4),
-                    "Speed/steps_per_s": (trainer.step - tick_step) / max(now - tick_t, 1e-9)})
-        tick_t, tick_step = now, trainer.step
-        s = trainer.step
-        if cfg.eval_every and (s % cfg.eval_every == 0 or s >= cfg.steps):
-            rec.update(_eval_record(trainer, run))
-        run.append_stats(rec)
-        if s % cfg.snapshot_every == 0 or s >= cfg.steps:
-            run.append_samples(s, trainer.fixed_samples())
-        if s % cfg.checkpoint_every == 0 or s >= cfg.steps:
-            run.save_checkpoint(trainer.state_dict(), s, cfg.keep_checkpoints)
-        if on_tick is not None:
-            on_tick(rec, trainer)
-        if now - status_t > 1.0:  # an fsync'd file: at most once a second, not once a tick
-            run.write_status("running", s)
-            status_t = now
-    if state == "stopped" and trainer.step > step0 and trainer.step != run.last_checkpoint_step():
-        run.save_checkpoint(trainer.state_dict(), trainer.step, cfg.keep_checkpoints)
-    run.write_status(state, trainer.step)
-    return state

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import pickle
-import threading
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import __version__
-from .config import ConfigError, RunConfig
-from .data.base import DataSpec
-from .run import RunError
+from .. import __version__
+from ..config import RunConfig
+from ..data.base import DataSpec
+from ..errors import ConfigError, NonFiniteWeights, RunError
+from ..models import RNG_LOCK, build_models
+from ..training.trainer import CHECKPOINT_FORMAT as FORMAT
 
-FORMAT = 1
-# Model initialisation draws from torch's one global RNG. Two threads building models at once (two runs
-# started together, or Explore rebuilding G while a run starts) would interleave their draws, and the
-# same config and seed would no longer give the same weights. Every build in this process holds it.
-RNG_LOCK = threading.RLock()
 REQUIRED = ("format", "version", "step", "config", "spec", "G", "D", "opt_g", "opt_d", "rng", "fixed_z", "hparams")
+
+
+def encode_checkpoint(state: dict[str, Any], step: int) -> bytes:
+    """A Trainer's state_dict as the bytes of a checkpoint file; NaN/inf weights are refused (NonFiniteWeights)."""
+    for net in ("G", "D", "G_ema"):
+        weights = state.get(net) or {}
+        if not all(bool(torch.isfinite(t).all()) for t in weights.values() if t.is_floating_point()):
+            raise NonFiniteWeights(net, step)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
 
 
 def load_checkpoint_file(path: Path, map_location="cpu") -> dict[str, Any]:
@@ -52,7 +60,7 @@ def structure_problem(state: dict[str, Any]) -> str | None:
     """
     try:
         cfg = RunConfig.from_dict(state["config"])
-        spec = spec_from_dict(state["spec"])
+        spec = DataSpec.from_dict(state["spec"])
         if not isinstance(state["step"], int) or state["step"] < 0:
             return f"step {state['step']!r} is not a step number"
         g, d = _shape_models(cfg, spec)
@@ -83,8 +91,6 @@ def structure_problem(state: dict[str, Any]) -> str | None:
 
 def _shape_models(cfg: RunConfig, spec: DataSpec) -> tuple[torch.nn.Module, torch.nn.Module]:
     """G and D on the meta device; on the CPU (global RNG untouched) for builders that read a value."""
-    from .models import build_models
-
     try:
         with torch.device("meta"):
             return build_models(cfg, spec)
@@ -126,25 +132,13 @@ def _optimizer_problem(name: str, opt: Any, shapes: list[torch.Size]) -> str | N
     return None
 
 
-def spec_to_dict(spec: DataSpec) -> dict[str, Any]:
-    return {"kind": spec.kind, "shape": list(spec.shape), "num_classes": spec.num_classes,
-            "class_names": list(spec.class_names), "value_range": list(spec.value_range), "unbounded": spec.unbounded}
-
-
-def spec_from_dict(d: dict[str, Any]) -> DataSpec:
-    return DataSpec(kind=d["kind"], shape=tuple(d["shape"]), num_classes=d["num_classes"],
-                    class_names=tuple(d["class_names"]), value_range=tuple(d["value_range"]), unbounded=d["unbounded"])
-
-
 def generator_from_checkpoint(state: dict[str, Any], device="cpu", ema: bool = True) -> tuple[torch.nn.Module, RunConfig, DataSpec]:
     """Rebuild G from the file alone (config + spec + weights), in eval mode; EMA weights when present."""
-    from .models import build_models
-
     try:
         cfg = RunConfig.from_dict(state["config"])
     except ConfigError as e:
         raise RunError(f"checkpoint config is unreadable: {e}") from None
-    spec = spec_from_dict(state["spec"])
+    spec = DataSpec.from_dict(state["spec"])
     with RNG_LOCK, torch.random.fork_rng(devices=[]):  # its init is overwritten: leave the global RNG alone
         g, _ = build_models(cfg.replace(spectral_norm=False), spec)
     weights = state.get("G_ema") if ema and state.get("G_ema") is not None else state["G"]
@@ -157,9 +151,7 @@ def generator_from_checkpoint(state: dict[str, Any], device="cpu", ema: bool = T
 
 def discriminator_from_checkpoint(state: dict[str, Any], device="cpu") -> torch.nn.Module:
     """Rebuild D from the file alone, in eval mode (for samplers that consult it, e.g. drs)."""
-    from .models import build_models
-
-    cfg, spec = RunConfig.from_dict(state["config"]), spec_from_dict(state["spec"])
+    cfg, spec = RunConfig.from_dict(state["config"]), DataSpec.from_dict(state["spec"])
     with RNG_LOCK, torch.random.fork_rng(devices=[]):
         _, d = build_models(cfg, spec)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from .registry import Registry
+from ..registry import Registry
 
 # (step done so far, total steps, end factor) -> factor in [end, 1]
 Schedule = Callable[[int, int, float], float]

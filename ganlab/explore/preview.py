@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .latent import z_batch
-from .losses import d_prob
-from .train import Trainer, to_unit
+from ..data import to_unit
+from ..game.losses import d_prob
+from ..models.latents import z_batch
+from ..training import Trainer
 
 POINTS = 1000  # fake and real points drawn in a 2-D scatter
 GRID = 64  # D's surface is evaluated on GRID x GRID points
@@ -71,6 +72,4 @@ def d_surface(trainer: Trainer, pts: np.ndarray) -> dict[str, Any]:
         z = d_prob(trainer.loss, d(grid).float()).reshape(GRID, GRID).cpu().numpy()
     finally:
         d.train(was)
-    label = "D(x) probability" if trainer.loss.to_prob else (
-        "energy (low = real)" if trainer.loss.d_output == "energy" else "critic score")
-    return {"xs": xs, "ys": ys, "z": z, "label": label, "probability": trainer.loss.to_prob}
+    return {"xs": xs, "ys": ys, "z": z, "label": trainer.loss.d_label, "probability": trainer.loss.to_prob}

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError, RunConfig
-from .registry import Registry
+from ..errors import ConfigError
+from ..registry import Registry
+from .schema import RunConfig
 
 
 @dataclass(frozen=True)

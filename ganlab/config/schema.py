@@ -1,4 +1,4 @@
-"""RunConfig: every knob of a run, its validation, and its JSON form."""
+"""RunConfig: every knob of a run, one comment each, and its JSON form (checks: ganlab.config.validate)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A config a person must fix; the message names the field and what is allowed."""
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -19,7 +17,7 @@ class RunConfig:
     # --- what to train ---
     dataset: str = "ring8"  # a name from ganlab.data.DATASETS, or "hdf5:<path>" (packed by `ganlab pack`)
     arch: str = "mlp"  # linear | mlp | dcgan (ganlab.models.ARCHS)
-    loss: str = "bce"  # a name from ganlab.losses.LOSSES
+    loss: str = "bce"  # a name from ganlab.game.losses.LOSSES
     conditional: bool = False  # feed the class label to G and D (labelled datasets only)
     # --- schedule ---
     steps: int = 2000  # G updates; each is preceded by d_steps D updates
@@ -35,7 +33,7 @@ class RunConfig:
     momentum: float = 0.0  # sgd / rmsprop momentum
     weight_decay_d: float = 0.0  # L2 on D's weights, the optimizer's weight_decay (ls-gan's regulariser on L)
     weight_decay_g: float = 0.0  # L2 on G's weights (seed 002 uses 1e-4 on both)
-    lr_schedule: str = "constant"  # constant | linear | cosine (ganlab.schedule.SCHEDULES): both lrs over the run
+    lr_schedule: str = "constant"  # constant | linear | cosine (ganlab.game.schedules.SCHEDULES): both lrs over the run
     lr_end_factor: float = 0.0  # linear / cosine: the fraction of each lr left at the last step
     # --- latent ---
     latent_dim: int = 16  # size of z
@@ -104,13 +102,6 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> "RunConfig":
         return self.from_dict({**self.to_dict(), **changes})
-
-    def validate(self) -> "RunConfig":
-        """Raise ConfigError with a sentence a person can act on; return self when fine."""
-        from .validate import validate_config  # registries import torch: keep config import light
-
-        validate_config(self)
-        return self
 
 
 _HINTS = typing.get_type_hints(RunConfig)

@@ -16,10 +16,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from .checkpoint import discriminator_from_checkpoint
-from .latent import z_batch
-from .losses import LOSSES
-from .registry import Registry
+from ..errors import SamplingError
+from ..game.losses import LOSSES
+from ..models.latents import z_batch
+from ..registry import Registry
+from ..store.checkpoint import discriminator_from_checkpoint
 
 EPS = 1e-6
 MAX_DRAWS = 64  # candidates per wanted sample before giving up
@@ -47,10 +48,6 @@ def drs_accept_prob(logits: np.ndarray, max_logit: float, quantile: float) -> np
     f = d - np.log1p(-np.exp(d - EPS))
     gamma = np.quantile(f, quantile)
     return 1.0 / (1.0 + np.exp(-(f - gamma)))
-
-
-class SamplingError(ValueError):
-    """The sampler cannot be used for this run (a message a person can act on)."""
 
 
 def drs_problem(loss) -> Optional[str]:

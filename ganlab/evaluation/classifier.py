@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import __version__
+from ..models import RNG_LOCK
+
 CLASSIFIER_VERSION = 1  # bump when the architecture or training changes: old caches are retrained
 log = logging.getLogger(__name__)
 
@@ -119,8 +122,6 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
     n_val = max(1, int(round(len(x) * holdout)))
     val, tr = perm[:n_val], perm[n_val:]
     arch = {"in_shape": list(x.shape[1:]), "num_classes": int(num_classes), "width": 32, "feature_dim": 128}
-    from .checkpoint import RNG_LOCK  # a run starting in another thread must not see this seed
-
     with RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = SmallCNN(tuple(arch["in_shape"]), num_classes, arch["width"], arch["feature_dim"]).to(device)
@@ -202,8 +203,6 @@ def _load(path: Path, want: dict, fingerprint: str, device: torch.device) -> Opt
 
 def _save(path: Path, bundle: ClassifierBundle, key: str, fingerprint: str) -> None:
     """Write to a temp file in the same folder, then os.replace: readers never see half a file."""
-    from . import __version__
-
     path.parent.mkdir(parents=True, exist_ok=True)
     ck = {
         "version": CLASSIFIER_VERSION,

