@@ -5,8 +5,8 @@
     python -m bench.quality --presets all --seeds 0 --jobs 2 --json
     python -m bench.quality --quick                           # a smoke run: 1 seed, a quarter of the steps
 
-Each row is one real run: `ganlab.train.train` writes a run directory under a temporary
-runs dir, and the metrics come from `ganlab.evaluate.evaluate_run` on its last checkpoint,
+Each row is one real run: `ganlab.training.train` writes a run directory under a temporary
+runs dir, and the metrics come from `ganlab.evaluation.evaluate.evaluate_run` on its last checkpoint,
 exactly what `python -m ganlab eval RUN_DIR --json` prints (2,500 points / 2,000 images,
 seeds 0..n-1). Columns:
 
@@ -16,7 +16,7 @@ seeds 0..n-1). Columns:
   rKL      reverse KL of the mode histogram against uniform (0 = perfectly balanced)
   spread   pooled within-mode std of the HQ samples (each about its own mode's mean) over what true
            samples inside the same disc have: 1 = as wide as the data's modes; near 0 = G puts each
-           mode on a dot, which HQ alone would reward (ganlab.metrics.mixture_metrics)
+           mode on a dot, which HQ alone would reward (ganlab.evaluation.metrics.mixture_metrics)
   classes  class coverage from ganlab's own classifier (images)
   FD       classifier-feature Fréchet distance to real images, and `floor`: the FD between
            two halves of the real data (a perfect generator sits near the floor)
@@ -223,7 +223,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         with ProcessPoolExecutor(max_workers=a.jobs, mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(run_one, job, root) for job in jobs]
             rows = []
-            for job, fut in zip(jobs, futures):
+            for fut in futures:
                 rows.append(fut.result())
                 if not a.json:
                     print("  done: " + " ".join(row_cells(rows[-1])[:4]), file=sys.stderr, flush=True)

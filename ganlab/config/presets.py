@@ -92,7 +92,7 @@ preset("sngan", "Spectral-norm D with the hinge loss", "seed 004 (SNGAN)",
 preset("ebgan", "Energy-based GAN: an auto-encoder D with a margin", "seed 004 (EBGAN)",
        dataset="ring8", arch="mlp", loss="ebgan", margin=0.5, steps=3000, batch_size=256, lr_d=2e-4, lr_g=2e-4,
        latent_dim=2, ema=0.99, g_hidden=[256, 256], d_hidden=[256, 64])
-# ls-gan: the margin alone bounds L (the loss has no E L(x) term, ganlab/losses.py); the paper's weight decay on L
+# ls-gan: the margin alone bounds L (the loss has no E L(x) term, ganlab/game/losses.py); the paper's weight decay on L
 # took seed 0 from 67.5% to 71.6% HQ; spectral norm on L gave 0/8 modes (docs/QUALITY.md)
 preset("ls-gan", "Loss-sensitive GAN: a margin that grows with distance", "seed 004 (loss-sensitive GAN)",
        dataset="ring8", arch="mlp", loss="ls-gan", weight_decay_d=1e-4, steps=3000, batch_size=256, lr_d=2e-4,

@@ -74,16 +74,26 @@ def validate_config(cfg: RunConfig, data_root=None) -> None:
     _check_combination(cfg, data_root)
 
 
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# field type -> is this value of it (bool is an int in Python, so it is ruled out by hand)
+_IS_TYPE = {bool: lambda v: isinstance(v, bool), int: _whole,
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            str: lambda v: isinstance(v, str)}
+
+
+def _is_widths(v) -> bool:
+    return isinstance(v, tuple) and all(_whole(i) for i in v)
+
+
 def _check_types(cfg: RunConfig) -> None:
     for f in dataclasses.fields(cfg):
         t, v = field_type(f.name), getattr(cfg, f.name)
-        ok = {bool: lambda: isinstance(v, bool),
-              int: lambda: isinstance(v, int) and not isinstance(v, bool),
-              float: lambda: isinstance(v, (int, float)) and not isinstance(v, bool),
-              str: lambda: isinstance(v, str)}.get(t, lambda: isinstance(v, tuple) and all(
-                  isinstance(i, int) and not isinstance(i, bool) for i in v))()
-        if not ok:
-            raise ConfigError(f"{f.name}: {v!r} has the wrong type ({type(v).__name__}); expected {getattr(t, '__name__', 'a list of whole numbers')}")
+        if not _IS_TYPE.get(t, _is_widths)(v):
+            want = getattr(t, "__name__", "a list of whole numbers")
+            raise ConfigError(f"{f.name}: {v!r} has the wrong type ({type(v).__name__}); expected {want}")
 
 
 def _check_device(device: str) -> None:

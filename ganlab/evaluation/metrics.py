@@ -249,7 +249,7 @@ def image_metrics(fake_images: Any, real_images: Any, real_labels: Any, num_clas
     """Class coverage, class balance and a Fréchet distance in ganlab's own classifier's features.
 
     `fd` is a domain-specific FD: the features are the penultimate layer of a small CNN that
-    ganlab trained on this dataset (see ganlab.classifier). It is NOT Inception FID and is not
+    ganlab trained on this dataset (see ganlab.evaluation.classifier). It is NOT Inception FID and is not
     comparable to published FID numbers; compare it only with runs on the same dataset and
     classifier. `fd_real_split` is the FD between two random halves of the real images: the
     floor a perfect generator would reach at that (half) sample size, so read `fd` against it

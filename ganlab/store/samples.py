@@ -33,8 +33,9 @@ def append_samples(path: Path, step: int, samples: np.ndarray) -> None:
                 break
             # damaged (a kill mid-write) or not ours: keep it for inspection, start afresh
             os.replace(path, path.with_name("samples.h5.damaged"))
-            warnings.warn(f"{path} could not be appended to ({e}); moved to samples.h5.damaged")
-    warnings.warn(f"{path}: the snapshot of step {step} was skipped (the file stayed locked or damaged)")
+            warnings.warn(f"{path} could not be appended to ({e}); moved to samples.h5.damaged", stacklevel=2)
+    warnings.warn(f"{path}: the snapshot of step {step} was skipped (the file stayed locked or damaged)",
+                  stacklevel=2)
 
 def _append(path: Path, step: int, samples: np.ndarray) -> None:
     with h5py.File(path, "a") as f:
