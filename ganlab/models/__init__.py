@@ -60,8 +60,13 @@ def build_linear(cfg, spec: DataSpec):
     return g, _mlp_d(cfg, spec)
 
 
+def _energy_d(cfg) -> bool:
+    """The loss reads D as an energy (EBGAN): D is an auto-encoder, not a classifier."""
+    return LOSSES.get(cfg.loss).d_output == "energy"
+
+
 def _mlp_d(cfg, spec: DataSpec) -> nn.Module:
-    if LOSSES.get(cfg.loss).d_output == "energy":
+    if _energy_d(cfg):
         return mlp_energy_d(spec.shape, cfg.d_hidden, cfg.activation, cfg.d_norm)
     return MLPDiscriminator(spec.shape, cfg.d_hidden, cfg.activation, cfg.d_norm, _n_classes(cfg, spec))
 
@@ -76,10 +81,10 @@ def build_dcgan(cfg, spec: DataSpec):
     c, h, _ = spec.shape
     g = DCGANGenerator(cfg.latent_dim, c, h, cfg.base_channels,
                        output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg))
-    loss = LOSSES.get(cfg.loss)
-    if loss.d_output == "energy":
+    if _energy_d(cfg):
         return g, dcgan_energy_d(c, h, cfg.base_channels)
-    batch_norm = not (loss.gradient_penalty or cfg.spectral_norm or cfg.r1_weight > 0)
+    # batch norm in D fights a gradient penalty (it couples the samples the penalty treats one by one)
+    batch_norm = not (LOSSES.get(cfg.loss).gradient_penalty or cfg.spectral_norm or cfg.r1_weight > 0)
     return g, DCGANDiscriminator(c, h, cfg.base_channels, _n_classes(cfg, spec), batch_norm=batch_norm)
 
 
