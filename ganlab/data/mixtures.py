@@ -7,6 +7,7 @@ and std travel in `meta` so the metrics measure against the real mixture.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -52,16 +53,21 @@ def gaussian2d(device, seed: int = 0) -> TensorDataset:
                    mean=b.tolist(), cov=(a.T @ a).tolist())
 
 
-def ring8(device, seed: int = 0) -> TensorDataset:
-    c = ring8_centres()
-    return _points("ring8", RING8_SPEC, sample_mixture(c, 0.02, MIXTURE_SIZE, seed), device,
-                   centres=c.tolist(), std=0.02)
+def mixture(name: str, centres: np.ndarray, std: float) -> Callable[..., TensorDataset]:
+    """A loader of equal Gaussians at `centres` (one spec for every 2-D mixture); the mixture
+    metrics read the centres and std from its meta."""
+    centres = np.asarray(centres, dtype=float)
+    spec = DataSpec(kind="points", shape=(centres.shape[1],), unbounded=True)
+
+    def load(device, seed: int = 0) -> TensorDataset:
+        return _points(name, spec, sample_mixture(centres, std, MIXTURE_SIZE, seed), device,
+                       centres=centres.tolist(), std=std)
+
+    return load
 
 
-def grid25(device, seed: int = 0) -> TensorDataset:
-    c = grid25_centres()
-    return _points("grid25", GRID25_SPEC, sample_mixture(c, 0.05, MIXTURE_SIZE, seed), device,
-                   centres=c.tolist(), std=0.05)
+ring8 = mixture("ring8", ring8_centres(), 0.02)
+grid25 = mixture("grid25", grid25_centres(), 0.05)
 
 
 def pattern1010(device, seed: int = 0) -> TensorDataset:
