@@ -6,7 +6,10 @@ import io
 import json
 import stat
 import struct
+import subprocess
+import sys
 import tarfile
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 from PIL import Image
 
 from ganlab.data.base import DataError
-from ganlab.data.pack import PackOptions, iter_sources, pack, pack_arrays
+from ganlab.data.pack import PackOptions, decode_image, iter_sources, pack, pack_arrays
 
 OPTS = PackOptions(size=8)
 
@@ -190,6 +193,50 @@ def test_decompression_bombs_are_skipped(tmp_path):
     assert r.n_images == 1 and set(reasons) == {"bomb.png", "big.png"}
     assert all(v.startswith("decompression bomb") for v in reasons.values())
     assert "over max_pixels = 5000" in reasons["big.png"]
+
+
+def test_importing_pack_leaves_the_warning_filters_alone():
+    """The dashboard's server imports this: its warning policy must stay its own."""
+    code = ("import warnings, numpy, h5py, PIL.Image, ganlab.data; before = list(warnings.filters); "
+            "import ganlab.data.pack; print(warnings.filters == before, "
+            "any(f[2] is PIL.Image.DecompressionBombWarning for f in warnings.filters))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
+
+
+@pytest.mark.parametrize("action", ["ignore", "error"])
+def test_over_pillows_limit_is_refused_whatever_the_warning_filters(tmp_path, monkeypatch, action):
+    """Between Pillow's limit and twice it Pillow only warns; the image is refused all the same,
+    by decode_image and by pack (decoding on 2 threads), and no filter is left changed."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    src = tmp_path / "s"
+    for i in range(4):
+        _save(src / f"bomb{i}.png", size=(90, 90))  # 8100 pixels: over 5000, under 2 * 5000
+        _save(src / f"ok{i}.png", size=(20, 20))
+    with warnings.catch_warnings():
+        warnings.simplefilter(action, Image.DecompressionBombWarning)
+        before = list(warnings.filters)
+        data = (src / "bomb0.png").read_bytes()
+        expected = Image.DecompressionBombWarning if action == "error" else Image.DecompressionBombError
+        with pytest.raises(expected, match="8100"):
+            decode_image(data, PackOptions(size=8))
+        if action != "error":
+            with pytest.raises(Image.DecompressionBombError, match="over Pillow's limit"):
+                decode_image(data, PackOptions(size=8))
+        r = pack(src, tmp_path / "o.h5", PackOptions(size=8, max_pixels=5000), workers=2)
+        assert warnings.filters == before
+    reasons = dict(r.skipped)
+    assert r.n_images == 4 and set(reasons) == {f"bomb{i}.png" for i in range(4)}
+    assert all(v.startswith("decompression bomb") and "8100" in v for v in reasons.values())
+
+
+def test_decode_image_refuses_over_max_pixels_before_decoding():
+    """The size is read from the header (Image.open is lazy): a clear error, no pixels decoded."""
+    data = _png_bytes(size=(20, 20))
+    with pytest.raises(Image.DecompressionBombError, match="20x20 = 400 pixels, over max_pixels = 100"):
+        decode_image(data, PackOptions(size=8, max_pixels=100))
+    assert decode_image(data, PackOptions(size=8, max_pixels=400)).shape == (3, 8, 8)
 
 
 def test_empty_result_is_refused_and_leaves_nothing(tmp_path):
