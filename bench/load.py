@@ -35,7 +35,8 @@ import numpy as np
 import pandas  # noqa: F401 - before plotly: plotly imports it lazily, and two threads meeting that import
 # first find it half-initialised (AttributeError: partially initialized module 'pandas'); app.py does the same
 
-from ganlab.viz import plots
+from ganlab.viz import curves, images, points
+from ganlab.viz.progress import speed_text
 from ganlab.config import RunConfig
 from ganlab import jobs
 from ganlab.jobs import JobManager
@@ -90,7 +91,7 @@ class Client(threading.Thread):
             rid = self.ids[(int((now - t0) / SWITCH_S) + self.index) % len(self.ids)]
             if now >= next_poll:
                 snap = self._snapshot(rid)
-                plots.speed_text(snap.history, snap.steps)
+                speed_text(snap.history, snap.steps)
                 next_poll = now + POLL_S
             if now >= next_chart:
                 self._timed(lambda: self._charts(self._snapshot(rid)))
@@ -131,10 +132,10 @@ class Client(threading.Thread):
 
     def _charts(self, snap) -> None:
         h, eq = list(snap.history), LOSSES.get(snap.config.loss).equilibrium
-        figs = [plots.loss_figure(h, equilibrium=eq, convention=CONVENTION, smoothing=0.6, log_y=False,
-                                  max_points=MAX_POINTS),
-                plots.d_output_figure(h, equilibrium=eq, smoothing=0.6, max_points=MAX_POINTS),
-                plots.grad_norm_figure(h, smoothing=0.6, max_points=MAX_POINTS)]
+        figs = [curves.loss_figure(h, equilibrium=eq, convention=CONVENTION, smoothing=0.6, log_y=False,
+                                   max_points=MAX_POINTS),
+                curves.d_output_figure(h, equilibrium=eq, smoothing=0.6, max_points=MAX_POINTS),
+                curves.grad_norm_figure(h, smoothing=0.6, max_points=MAX_POINTS)]
         for f in figs:
             f.to_json()  # st.plotly_chart serialises every figure it sends
 
@@ -143,11 +144,11 @@ class Client(threading.Thread):
         if p is None:
             return
         if "real" in p:
-            plots.points_figure(p["real"], p["fake"], surface=p.get("surface"), height=520).to_json()
+            points.points_figure(p["real"], p["fake"], surface=p.get("surface"), height=520).to_json()
         elif p["kind"] == "images":
-            plots.grid_png_bytes(plots.image_grid(p["samples"]))
+            images.grid_png_bytes(images.image_grid(p["samples"]))
         else:
-            plots.vector_figure(p["samples"]).to_json()
+            points.vector_figure(p["samples"]).to_json()
 
 
 def watch(jm: JobManager, ids: list[str], stop: threading.Event, out: dict, steady: float) -> None:

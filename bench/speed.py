@@ -351,24 +351,25 @@ class MonitorClient:
             self.done.wait(max(0.0, POLL_S - (time.perf_counter() - t0)))
 
     def _page(self, snap, now: float) -> None:
-        from ganlab.viz import plots
         from ganlab.game.losses import CONVENTION, LOSSES
+        from ganlab.viz import curves, images, points
+        from ganlab.viz.progress import speed_text
 
-        plots.speed_text(snap.history, snap.steps)
+        speed_text(snap.history, snap.steps)
         figs = []
         if now >= self._due["charts"]:
             self._due["charts"] = now + CHARTS_S
             eq, h = LOSSES.get(snap.config.loss).equilibrium, snap.history
-            figs += [plots.loss_figure(h, equilibrium=eq, convention=CONVENTION, max_points=MAX_POINTS),
-                     plots.d_output_figure(h, equilibrium=eq, max_points=MAX_POINTS),
-                     plots.grad_norm_figure(h, max_points=MAX_POINTS)]
+            figs += [curves.loss_figure(h, equilibrium=eq, convention=CONVENTION, max_points=MAX_POINTS),
+                     curves.d_output_figure(h, equilibrium=eq, max_points=MAX_POINTS),
+                     curves.grad_norm_figure(h, max_points=MAX_POINTS)]
         p = snap.preview or {}
         if now >= self._due["samples"] and p:
             self._due["samples"] = now + SAMPLES_S
             if "fake" in p:
-                figs.append(plots.points_figure(p["real"], p["fake"], surface=p.get("surface")))
+                figs.append(points.points_figure(p["real"], p["fake"], surface=p.get("surface")))
             elif p.get("kind") == "images":
-                figs.append(plots.image_figure(plots.image_grid(p["samples"])))
+                figs.append(images.image_figure(images.image_grid(p["samples"])))
         for f in figs:
             f.to_json()  # Streamlit sends each figure as JSON
 

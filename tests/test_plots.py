@@ -1,4 +1,4 @@
-"""ganlab.plots: pure figure builders (traces present, inputs untouched, fast on long runs)."""
+"""ganlab.viz: pure figure builders (traces present, inputs untouched, fast on long runs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ganlab.viz import plots as P
+from ganlab.viz import curves, images, points, progress, series
 
 BCE_EQ = {
     "Loss/D": (0.693, "ln 2 ≈ 0.693: D can't tell real from fake"),
@@ -50,7 +50,7 @@ def test_decimate_keeps_ends_spikes_and_bounds_count():
     steps = np.arange(n)
     values = np.sin(steps / 1000.0)
     values[54_321] = 50.0
-    xs, ys = P.decimate(steps, values, max_points=500)
+    xs, ys = series.decimate(steps, values, max_points=500)
     assert len(xs) <= 500 and len(xs) == len(ys)
     assert xs[0] == 0 and xs[-1] == n - 1
     assert ys.max() == 50.0 and 54_321 in xs
@@ -59,14 +59,14 @@ def test_decimate_keeps_ends_spikes_and_bounds_count():
 
 def test_decimate_short_series_is_unchanged():
     """A series already under the budget is returned whole."""
-    xs, ys = P.decimate([1, 2, 3], [4.0, 5.0, 6.0], max_points=10)
+    xs, ys = series.decimate([1, 2, 3], [4.0, 5.0, 6.0], max_points=10)
     assert xs.tolist() == [1, 2, 3] and ys.tolist() == [4.0, 5.0, 6.0]
 
 
 def test_smooth_weight_zero_is_identity_and_a_copy():
     """Weight 0 returns the same values in a new array."""
     v = np.array([1.0, 5.0, -2.0, 3.0])
-    out = P.smooth(v, 0.0)
+    out = series.smooth(v, 0.0)
     assert np.array_equal(out, v) and out is not v
 
 
@@ -78,17 +78,17 @@ def test_smooth_matches_tensorboard_loop():
     for i, x in enumerate(v):
         last = last * w + (1 - w) * x
         ref.append(last / (1 - w ** (i + 1)))
-    assert np.allclose(P.smooth(v, w), ref)
-    assert np.allclose(P.smooth(np.full(50, 3.0), 0.99), 3.0)  # constants stay put
+    assert np.allclose(series.smooth(v, w), ref)
+    assert np.allclose(series.smooth(np.full(50, 3.0), 0.99), 3.0)  # constants stay put
     with pytest.raises(ValueError):
-        P.smooth(v, 1.0)
+        series.smooth(v, 1.0)
 
 
 # ---------------------------------------------------------------- curves
 
 def test_loss_figure_draws_equilibrium_line_with_label_and_convention():
     """Given an equilibrium, one shared dashed line at ln 2 with its label; convention as subtitle."""
-    fig = P.loss_figure(_history(), equilibrium=BCE_EQ, convention="D loss = mean of its real and fake terms")
+    fig = curves.loss_figure(_history(), equilibrium=BCE_EQ, convention="D loss = mean of its real and fake terms")
     assert isinstance(fig, go.Figure)
     assert {"D loss", "G loss"} <= set(_names(fig))
     eq = [t for t in fig.data if t.name.startswith("equilibrium")]
@@ -99,14 +99,14 @@ def test_loss_figure_draws_equilibrium_line_with_label_and_convention():
 
 def test_loss_figure_without_equilibrium_invents_nothing():
     """Losses with no equilibrium pass {}: no reference line, no label."""
-    fig = P.loss_figure(_history(), equilibrium={})
+    fig = curves.loss_figure(_history(), equilibrium={})
     assert not any(n.startswith("equilibrium") for n in _names(fig))
     assert _texts(fig) == ""
 
 
 def test_smoothing_adds_faint_raw_trace_under_one_legend_entry():
     """smoothing > 0: raw (faint, no legend) + smoothed (bold) per series."""
-    fig = P.loss_figure(_history(), equilibrium={}, smoothing=0.8)
+    fig = curves.loss_figure(_history(), equilibrium={}, smoothing=0.8)
     d = [t for t in fig.data if t.name == "D loss"]
     assert len(d) == 2 and [t.showlegend for t in d] == [False, None]
     assert d[0].opacity < 1 and d[1].line.width > d[0].line.width
@@ -114,14 +114,14 @@ def test_smoothing_adds_faint_raw_trace_under_one_legend_entry():
 
 def test_log_y_sets_log_axis_and_labels_in_log_units():
     """A log axis puts the equilibrium label at log10(value) (Plotly's annotation rule)."""
-    fig = P.loss_figure(_history(), equilibrium=BCE_EQ, log_y=True)
+    fig = curves.loss_figure(_history(), equilibrium=BCE_EQ, log_y=True)
     assert fig.layout.yaxis.type == "log"
     assert math.isclose(fig.layout.annotations[0].y, math.log10(0.693))
 
 
 def test_d_output_figure_has_both_outputs_and_half_line():
     """D(x), D(G(z)) and one 0.5 line; probability axis fixed to [0, 1]."""
-    fig = P.d_output_figure(_history(), equilibrium=BCE_EQ)
+    fig = curves.d_output_figure(_history(), equilibrium=BCE_EQ)
     names = _names(fig)
     assert "D(x) on real" in names and "D(G(z)) on fake" in names
     eq = [t for t in fig.data if t.name.startswith("equilibrium")]
@@ -133,17 +133,17 @@ def test_d_output_figure_has_both_outputs_and_half_line():
 def test_other_series_figures_and_empty_history():
     """Gradient, Wasserstein and penalty charts build; an empty history says it is waiting."""
     h = _history()
-    assert {"‖∇D‖", "‖∇G‖"} <= set(_names(P.grad_norm_figure(h)))
-    assert P.grad_norm_figure(h).layout.yaxis.type == "log"
-    assert _names(P.wasserstein_figure(h)) == ["W estimate"]
-    assert len(P.penalty_figure(h).data) == 0  # no penalty keys: nothing drawn, no crash
-    empty = P.loss_figure([], equilibrium=BCE_EQ)
+    assert {"‖∇D‖", "‖∇G‖"} <= set(_names(curves.grad_norm_figure(h)))
+    assert curves.grad_norm_figure(h).layout.yaxis.type == "log"
+    assert _names(curves.wasserstein_figure(h)) == ["W estimate"]
+    assert len(curves.penalty_figure(h).data) == 0  # no penalty keys: nothing drawn, no crash
+    empty = curves.loss_figure([], equilibrium=BCE_EQ)
     assert "No data yet" in _texts(empty)
 
 
 def test_metric_figure_total_line_and_collapse_marker():
     """Modes covered: a dashed total line, and the drop from 8 to 3 is flagged."""
-    fig = P.metric_figure(_history(), "Metric/modes_covered", total=8, title="Modes covered")
+    fig = curves.metric_figure(_history(), "Metric/modes_covered", total=8, title="Modes covered")
     names = _names(fig)
     assert "modes covered" in names and "total" in names
     assert "dropped" in names and "total = 8" in _texts(fig)
@@ -154,17 +154,17 @@ def test_metric_figure_total_line_and_collapse_marker():
 def test_metric_figure_steady_metric_has_no_warning():
     """A metric that never falls from its best gets no drop traces."""
     h = [{"step": i, "Metric/class_coverage": min(1.0, i / 10)} for i in range(20)]
-    names = _names(P.metric_figure(h, "Metric/class_coverage"))
+    names = _names(curves.metric_figure(h, "Metric/class_coverage"))
     assert names == ["class coverage"]
 
 
 def test_overlay_figure_one_curve_per_run():
     """Several runs on one chart, each its own colour, with the equilibrium line."""
-    fig = P.overlay_figure({"run-a": _history(), "run-b": _history(50)}, "Loss/D",
-                           smoothing=0.5, equilibrium=BCE_EQ)
-    curves = [t for t in fig.data if t.name in ("run-a", "run-b") and t.showlegend is None]
-    assert [t.name for t in curves] == ["run-a", "run-b"]
-    assert curves[0].line.color != curves[1].line.color
+    fig = curves.overlay_figure({"run-a": _history(), "run-b": _history(50)}, "Loss/D",
+                                smoothing=0.5, equilibrium=BCE_EQ)
+    runs = [t for t in fig.data if t.name in ("run-a", "run-b") and t.showlegend is None]
+    assert [t.name for t in runs] == ["run-a", "run-b"]
+    assert runs[0].line.color != runs[1].line.color
     assert any(n.startswith("equilibrium") for n in _names(fig))
 
 
@@ -172,7 +172,7 @@ def test_long_history_builds_fast_and_bounded():
     """A 10^6-record history builds its loss chart quickly with at most max_points per trace."""
     h = [{"step": i, "Loss/D": 0.7, "Loss/G": 0.7 + (i % 7) * 0.01} for i in range(1_000_000)]
     t0 = time.perf_counter()
-    fig = P.loss_figure(h, equilibrium=BCE_EQ, smoothing=0.9, max_points=2000)
+    fig = curves.loss_figure(h, equilibrium=BCE_EQ, smoothing=0.9, max_points=2000)
     assert time.perf_counter() - t0 < 3.0
     assert all(len(t.x) <= 2000 for t in fig.data)
 
@@ -181,26 +181,26 @@ def test_figures_do_not_mutate_inputs():
     """Histories, equilibria, arrays and surfaces are left exactly as given."""
     h, eq = _history(), dict(BCE_EQ)
     h0, eq0 = copy.deepcopy(h), copy.deepcopy(eq)
-    P.loss_figure(h, equilibrium=eq, smoothing=0.9)
-    P.metric_figure(h, "Metric/modes_covered", total=8)
-    P.overlay_figure({"a": h}, "Loss/G", smoothing=0.5, equilibrium=eq)
+    curves.loss_figure(h, equilibrium=eq, smoothing=0.9)
+    curves.metric_figure(h, "Metric/modes_covered", total=8)
+    curves.overlay_figure({"a": h}, "Loss/G", smoothing=0.5, equilibrium=eq)
     assert h == h0 and eq == eq0
     real, fake = np.ones((5, 2)), np.zeros((5, 2))
     z = np.full((3, 4), 0.5)
-    P.points_figure(real, fake, surface={"xs": np.arange(4.0), "ys": np.arange(3.0), "z": z, "label": "p"})
+    points.points_figure(real, fake, surface={"xs": np.arange(4.0), "ys": np.arange(3.0), "z": z, "label": "p"})
     assert (real == 1).all() and (fake == 0).all() and (z == 0.5).all()
 
 
 def test_speed_text_progress():
     """Speed from the record, ETA from what is left, fraction clamped to [0, 1]."""
     h = _history()
-    sps, eta, frac = P.speed_text(h, total_steps=6000)
+    sps, eta, frac = progress.speed_text(h, total_steps=6000)
     assert sps == 100.0 and math.isclose(frac, 2990 / 6000)
     assert math.isclose(eta, (6000 - 2990) / 100.0)
-    assert P.speed_text([], 100) == (0.0, None, 0.0)
+    assert progress.speed_text([], 100) == (0.0, None, 0.0)
     no_speed = [{"step": 0, "time": 0.0}, {"step": 50, "time": 2.0}]
-    assert P.speed_text(no_speed, 100) == (25.0, 2.0, 0.5)
-    assert P.format_duration(3725) == "1 h 02 min" and P.format_duration(None) == "—"
+    assert progress.speed_text(no_speed, 100) == (25.0, 2.0, 0.5)
+    assert progress.format_duration(3725) == "1 h 02 min" and progress.format_duration(None) == "—"
 
 
 # ---------------------------------------------------------------- 2-D points and vectors
@@ -210,7 +210,7 @@ def test_points_figure_with_probability_surface():
     xs, ys = np.linspace(-3, 3, 20), np.linspace(-2, 2, 10)
     z = 1 / (1 + np.exp(-xs[None, :] * np.ones((10, 1))))  # (gy, gx)
     real, fake = np.array([[2.0, 1.0], [2.5, 1.5]]), np.array([[-4.0, -1.0], [np.nan, 0.0]])
-    fig = P.points_figure(real, fake, surface={"xs": xs, "ys": ys, "z": z, "label": "D(x) probability"})
+    fig = points.points_figure(real, fake, surface={"xs": xs, "ys": ys, "z": z, "label": "D(x) probability"})
     kinds = [t.type for t in fig.data]
     assert kinds[:2] == ["heatmap", "contour"] and _names(fig)[-2:] == ["real", "fake"]
     heat = fig.data[0]
@@ -224,15 +224,15 @@ def test_points_figure_with_probability_surface():
 def test_points_figure_critic_surface_has_no_probability_scale():
     """A critic score surface is not pinned to [0, 1] and gets no 0.5 boundary."""
     z = np.linspace(-5, 5, 12).reshape(3, 4)
-    fig = P.points_figure(np.zeros((3, 2)), np.ones((3, 2)),
-                          surface={"xs": np.arange(4.0), "ys": np.arange(3.0), "z": z, "label": "critic score"})
+    fig = points.points_figure(np.zeros((3, 2)), np.ones((3, 2)),
+                               surface={"xs": np.arange(4.0), "ys": np.arange(3.0), "z": z, "label": "critic score"})
     assert fig.data[0].zmin is None and "contour" not in [t.type for t in fig.data]
 
 
 def test_points_path_figure_marks_start_and_end():
     """An ordered path with start and end markers and the labels as hover text."""
     path = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
-    fig = P.points_path_figure(path, real=np.zeros((4, 2)), labels=["a", "b", "c"])
+    fig = points.points_path_figure(path, real=np.zeros((4, 2)), labels=["a", "b", "c"])
     names = _names(fig)
     assert names == ["real data", "path", "start", "end"]
     assert fig.data[2].x == (0.0,) and fig.data[3].x == (2.0,)
@@ -242,7 +242,7 @@ def test_points_path_figure_marks_start_and_end():
 def test_vector_figure_marks_target_pattern():
     """Per-position boxes for real and fake, the target pattern, and a heatmap of samples."""
     s = np.tile([0.9, 0.1, 0.8, 0.2], (40, 1))
-    fig = P.vector_figure(s, target=[1, 0, 1, 0], real=np.tile([1.0, 0, 1, 0], (40, 1)), max_rows=16)
+    fig = points.vector_figure(s, target=[1, 0, 1, 0], real=np.tile([1.0, 0, 1, 0], (40, 1)), max_rows=16)
     assert _names(fig) == ["real", "fake", "target pattern", "samples"]
     assert list(fig.data[2].y) == [1, 0, 1, 0]
     assert np.asarray(fig.data[3].z).shape == (16, 4)
@@ -253,25 +253,25 @@ def test_vector_figure_marks_target_pattern():
 def test_image_grid_shape_math_and_upscaling():
     """10 digits of 1x8x8, 5 per row, padding 2: tiles upscaled x4 to 32 px, 2 rows."""
     imgs = np.random.default_rng(0).random((10, 1, 8, 8))
-    grid = P.image_grid(imgs, nrow=5, padding=2)
+    grid = images.image_grid(imgs, nrow=5, padding=2)
     assert grid.shape == (2 * (32 + 2) + 2, 5 * (32 + 2) + 2, 3) and grid.dtype == np.uint8
     assert (grid[0] == 255).all()  # pad_value 1.0 -> white border
     assert (grid[2:34, 2:34, 0] == grid[2:34, 2:34, 1]).all()  # grayscale -> equal channels
-    rgb = P.image_grid(np.zeros((3, 3, 32, 32)), padding=0)
+    rgb = images.image_grid(np.zeros((3, 3, 32, 32)), padding=0)
     assert rgb.shape == (64, 64, 3)  # nrow defaults to ceil(sqrt(3)) = 2, no upscale at 32 px
     with pytest.raises(ValueError):
-        P.image_grid(np.zeros((0, 1, 8, 8)))
+        images.image_grid(np.zeros((0, 1, 8, 8)))
 
 
 def test_png_gif_and_image_figure():
     """PNG and GIF bytes carry their magic numbers; the image figure hides its axes."""
-    grid = P.image_grid(np.random.default_rng(0).random((4, 1, 8, 8)))
-    assert P.grid_png_bytes(grid).startswith(b"\x89PNG")
+    grid = images.image_grid(np.random.default_rng(0).random((4, 1, 8, 8)))
+    assert images.grid_png_bytes(grid).startswith(b"\x89PNG")
     frames = [grid, 255 - grid, grid]
-    assert P.gif_bytes(frames, duration_ms=50).startswith(b"GIF8")
+    assert images.gif_bytes(frames, duration_ms=50).startswith(b"GIF8")
     with pytest.raises(ValueError):
-        P.gif_bytes([grid, grid[:10]])
-    fig = P.image_figure(grid, title="samples")
+        images.gif_bytes([grid, grid[:10]])
+    fig = images.image_figure(grid, title="samples")
     assert fig.data[0].type == "image" and fig.data[0].source.startswith("data:image/png;base64,")
     assert fig.layout.xaxis.visible is False
 
@@ -279,13 +279,13 @@ def test_png_gif_and_image_figure():
 def test_points_reject_wrong_shapes():
     """Points that are not (N, 2) raise instead of being silently reshaped."""
     with pytest.raises(ValueError):
-        P.points_figure(np.zeros((4, 3)), None)
-    assert len(P.points_figure(None, np.zeros((0, 2))).data) == 2  # empty sets are fine
+        points.points_figure(np.zeros((4, 3)), None)
+    assert len(points.points_figure(None, np.zeros((0, 2))).data) == 2  # empty sets are fine
 
 
 def test_spread_chart_has_a_target_line_and_no_drop_shading():
     """Mode width has a right value (the data's, 1), not a better direction: narrowing is not shaded as collapse."""
     h = [{"step": i * 100, "Metric/spread": v} for i, v in enumerate([0.5, 1.3, 1.2, 0.4, 0.3])]
-    fig = P.metric_figure(h, "Metric/spread")
+    fig = curves.metric_figure(h, "Metric/spread")
     names = _names(fig)
     assert "target" in names and "dropped" not in names and "best so far" not in names

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ganlab.viz import plots
 from ganlab.data import DATASETS, DataError
 from ganlab.data.pack import PackOptions, pack
 from ganlab.ui.common import show_errors
 from ganlab.ui.latent_widgets import label_histogram, overview_for
 from ganlab.ui.manager import get_manager
+from ganlab.viz import images, points
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REPORT = "_pack_report"  # session_state: the last PackReport, shown until the next pack
@@ -169,10 +169,10 @@ def show_overview(o) -> None:
     left, right = st.columns([3, 2])
     with left:
         if spec.kind == "images":
-            grid = plots.image_grid(o.samples, nrow=8)
+            grid = images.image_grid(o.samples, nrow=8)
             st.image(grid, caption=f"{len(o.samples)} random samples", width="stretch")
         elif spec.shape == (2,):
-            st.plotly_chart(plots.points_figure(o.samples, None, title=f"{len(o.samples)} samples"), key="data_pts",
+            st.plotly_chart(points.points_figure(o.samples, None, title=f"{len(o.samples)} samples"), key="data_pts",
                             **CHART)
         else:
             st.dataframe(np.round(o.samples[:32], 3), width="stretch")

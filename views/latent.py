@@ -3,14 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from ganlab.viz import plots
+from ganlab.data import target_of
 from ganlab.store import LIVE_STATES, Run, RunError
 from ganlab.ui.common import show_errors
 from ganlab.ui.latent_widgets import (explorer_for, gif_of, labelled_points_figure, png_name, points_csv,
                                       show_strip, strip_png, timelapse_gif, tiles)
 from ganlab.ui.manager import get_manager, selected_run_id
-from ganlab.data import target_of
 from ganlab.ui.monitor import real_points
+from ganlab.viz import images, points
 
 CHART = {"config": {"displaylogo": False}}
 SEED_MAX = 2**32 - 1
@@ -56,11 +56,11 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
         return
     real = real_points(ex.cfg.dataset)
     if ex.spec.shape == (2,):
-        fig = (plots.points_path_figure(x, real=real, labels=captions, title=title) if path
+        fig = (points.points_path_figure(x, real=real, labels=captions, title=title) if path
                else labelled_points_figure(x, captions, real=real, title=title))
     else:
-        fig = plots.vector_figure(x, target=target_of(ex.cfg.dataset), title=title,
-                                  value_range=None if ex.spec.unbounded else tuple(ex.spec.value_range))
+        fig = points.vector_figure(x, target=target_of(ex.cfg.dataset), title=title,
+                                   value_range=None if ex.spec.unbounded else tuple(ex.spec.value_range))
         st.caption("Rows of the heatmap, top to bottom: " + ", ".join(captions))
     st.plotly_chart(fig, key=f"fig_{what}", **CHART)
     st.download_button("CSV", points_csv(x, captions), file_name=png_name(rid, what)[:-4] + ".csv",
@@ -205,11 +205,11 @@ def class_grid(ex, seeds: list[int]) -> None:
     """Rows: classes; columns: seeds. A column keeps z, so it shows what the class input changes."""
     k = ex.num_classes
     x = ex.from_seeds(seeds * k, labels=[c for c in range(k) for _ in seeds])
-    grid = plots.image_grid(x, nrow=len(seeds))
+    grid = images.image_grid(x, nrow=len(seeds))
     names = ", ".join(ex.class_name(c) for c in range(k))
     st.image(grid, caption=f"Rows: classes {names}; columns: seeds {seeds[0]}-{seeds[-1]}",
              width=min(820, 40 * len(seeds)))
-    st.download_button("PNG", plots.grid_png_bytes(grid), file_name=png_name(ex.run_id, "classes"),
+    st.download_button("PNG", images.grid_png_bytes(grid), file_name=png_name(ex.run_id, "classes"),
                        mime="image/png", key="png_classes", icon=":material/download:", on_click="ignore")
 
 

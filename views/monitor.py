@@ -2,29 +2,28 @@
 
 import streamlit as st
 
-from ganlab.viz import plots
+from ganlab.data import target_of
 from ganlab.game.losses import CONVENTION, LOSSES
 from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S
 from ganlab.ui.common import STATE_ICONS, run_rows, show_errors, show_flashes
 from ganlab.ui.manager import get_manager, selected_run_id
-from ganlab.data import target_of
 from ganlab.ui.monitor import (as_unit, cached_figure, coverage_drop, disk_history, disk_samples,
-                               final_samples, has_key, last_value, real_points, run_view)
+                               final_samples, last_value, real_points, run_view, value_counts)
+from ganlab.viz import charts as chart_registry
+from ganlab.viz import curves, images, points
+from ganlab.viz.progress import format_duration, speed_text
+from ganlab.viz.style import series_info, series_name
 
 CHART = {"config": {"displaylogo": False}}
-
-
-def _label(key: str) -> str:
-    return plots.SERIES.get(key, (key,))[0]
 
 
 def status_panel(view) -> None:
     """State, progress bar with steps/s and ETA, and the run's recipe."""
     cfg = view.config
-    sps, eta, frac = plots.speed_text(view.history, cfg.steps)
+    sps, eta, frac = speed_text(view.history, cfg.steps)
     icon = STATE_ICONS.get(view.state, "")
     text = (f"{icon} **{view.state}** · step {view.step:,} / {cfg.steps:,} · {sps:,.0f} steps/s · "
-            f"ETA {plots.format_duration(eta) if view.active else '—'}")
+            f"ETA {format_duration(eta) if view.active else '—'}")
     st.progress(min(max(view.step / max(cfg.steps, 1), 0.0), 1.0), text=text)
     st.caption(f"{cfg.dataset} · {cfg.arch} · {cfg.loss} ({LOSSES.describe(cfg.loss)}) · batch {cfg.batch_size} · "
                f"k = {view.snapshot.hparams.get('d_steps', cfg.d_steps) if view.snapshot else cfg.d_steps} · "
@@ -85,53 +84,36 @@ def controls(view) -> None:
 
 
 def charts(view, smoothing: float, log_y: bool) -> None:
-    """Losses with equilibrium lines, D's verdicts, gradient norms, W / penalties, quality metrics."""
+    """Every chart of the registry that has something to show, in its order, two to a row, per section."""
     h, cfg = view.history, view.config
-    eq = LOSSES.get(cfg.loss).equilibrium
-    key = (*view.version, smoothing, log_y)
-    c1, c2 = st.columns(2)
-    with c1:
-        st.plotly_chart(cached_figure("loss", key, lambda: plots.loss_figure(
-            h, equilibrium=eq, convention=CONVENTION, smoothing=smoothing, log_y=log_y,
-            max_points=MAX_POINTS)), key="chart_loss", **CHART)
-    with c2:
-        st.plotly_chart(cached_figure("dout", key, lambda: plots.d_output_figure(
-            h, equilibrium=eq, smoothing=smoothing, max_points=MAX_POINTS)), key="chart_dout", **CHART)
-    extra = [("W", plots.wasserstein_figure)] if has_key(h, "W") else []
-    if has_key(h, "Penalty/GP") or has_key(h, "Penalty/R1"):
-        extra.append(("pen", plots.penalty_figure))
-    c1, c2 = st.columns(2)
-    with c1:
-        st.plotly_chart(cached_figure("grad", key, lambda: plots.grad_norm_figure(
-            h, smoothing=smoothing, max_points=MAX_POINTS)), key="chart_grad", **CHART)
-    for col, (name, build) in zip([c2, c1, c2], extra):
-        with col:
-            st.plotly_chart(cached_figure(name, key, lambda b=build: b(h, smoothing=smoothing, max_points=MAX_POINTS)),
-                            key=f"chart_{name}", **CHART)
-    metric_charts(view)
+    counts = value_counts(view)
+    shown = chart_registry.visible(counts)
+    inp = chart_registry.ChartInput(
+        h, smoothing=smoothing, log_y=log_y, max_points=MAX_POINTS, equilibrium=LOSSES.get(cfg.loss).equilibrium,
+        convention=CONVENTION, totals={t: last_value(h, t) for e in shown for t in e.obj.totals})
+    tick_key = (*view.version, smoothing, log_y)
+    for section in chart_registry.SECTIONS:
+        entries = [e for e in shown if e.obj.section == section]
+        if section == "quality":
+            coverage_warnings(h, entries)
+        for row in range(0, len(entries), 2):
+            for col, entry in zip(st.columns(2), entries[row:row + 2]):
+                chart = entry.obj
+                # a metric chart changes only on the records that carry its keys (eval ticks)
+                key = tick_key if chart.every_tick else (view.run.id, *(counts.get(k, 0) for k in chart.keys))
+                with col:
+                    st.plotly_chart(cached_figure(entry.name, key, lambda b=chart.build: b(inp)),
+                                    key=f"chart_{entry.name}", **CHART)
 
 
-def metric_charts(view) -> None:
-    """Quality over time (eval_every); a warning when coverage falls below its best (mode collapse)."""
-    h = view.history
-    pairs = [("Metric/modes_covered", "Metric/modes_total"), ("Metric/class_coverage", "Metric/classes_total"),
-             ("Metric/high_quality_rate", None), ("Metric/spread", None), ("Metric/fd", None)]
-    shown = [(k, t) for k, t in pairs if has_key(h, k)]
-    if not shown:
-        return
-    for k, total_key in shown[:2]:
-        drop = coverage_drop(h, k) if total_key else None
+def coverage_warnings(history, entries) -> None:
+    """A warning per coverage metric (a series with a total) that is below its best: mode collapse."""
+    for key in dict.fromkeys(k for e in entries for k in e.obj.keys if series_info(k).total):
+        drop = coverage_drop(history, key)
         if drop:
             latest, best, at = drop
-            st.warning(f"Modes are being lost: {_label(k)} is {latest:g} now, down from {best:g} "
+            st.warning(f"Modes are being lost: {series_name(key)} is {latest:g} now, down from {best:g} "
                        f"at step {at:,}. Try a lower learning rate, spectral norm or a different loss.")
-    key = (view.run.id, sum(1 for r in h if shown[0][0] in r))  # metrics change only on eval ticks
-    cols = st.columns(len(shown))
-    for col, (k, total_key) in zip(cols, shown):
-        total = last_value(h, total_key) if total_key else None
-        with col:
-            st.plotly_chart(cached_figure(f"m_{k}", key, lambda k=k, t=total: plots.metric_figure(
-                h, k, total=t, max_points=MAX_POINTS)), key=f"chart_{k}", **CHART)
 
 
 def samples_panel(view) -> None:
@@ -155,7 +137,7 @@ def samples_panel(view) -> None:
                 st.info("No checkpoint to draw samples from yet.")
                 return
         title = f"Real and fake points at step {step:,}" + ("" if surface is not None else " (D's surface is shown live)")
-        st.plotly_chart(cached_figure("points", (view.run.id, step), lambda: plots.points_figure(
+        st.plotly_chart(cached_figure("points", (view.run.id, step), lambda: points.points_figure(
             real, fake, surface=surface, title=title, height=520, max_points=500)), key="chart_points", **CHART)
         return
     samples, step = _latest_samples(view, preview)
@@ -163,7 +145,7 @@ def samples_panel(view) -> None:
         st.info("No samples yet.")
         return
     if spec is not None and spec.kind == "points":
-        st.plotly_chart(cached_figure("vectors", (view.run.id, step), lambda: plots.vector_figure(
+        st.plotly_chart(cached_figure("vectors", (view.run.id, step), lambda: points.vector_figure(
             samples, target=target_of(cfg.dataset), value_range=spec.value_range,
             title=f"Generated vectors at step {step:,}")), key="chart_vectors", **CHART)
         return
@@ -183,7 +165,7 @@ def _latest_samples(view, preview):
 def _grid(samples, view):
     k = view.spec.num_classes if (view.spec is not None and view.config.conditional) else 0
     nrow = max(1, len(samples) // k) if k else None  # the trainer orders the fixed batch class by class
-    return plots.image_grid(samples, nrow=nrow)
+    return images.image_grid(samples, nrow=nrow)
 
 
 def status_part(run_id: str, polling: bool) -> None:
@@ -231,16 +213,16 @@ def timelapse(run_id: str) -> None:
         frame = as_unit(samples[i], view.spec)
         spec = view.spec
         if spec is not None and spec.kind == "points" and spec.shape == (2,):
-            st.plotly_chart(plots.points_figure(real_points(view.config.dataset), frame, height=460,
-                                                title=f"Fixed latent batch at step {int(steps[i]):,}"),
+            st.plotly_chart(points.points_figure(real_points(view.config.dataset), frame, height=460,
+                                                 title=f"Fixed latent batch at step {int(steps[i]):,}"),
                             key="chart_timelapse", **CHART)
         elif spec is not None and spec.kind == "points":
-            st.plotly_chart(plots.vector_figure(frame, target=target_of(view.config.dataset),
-                                                value_range=spec.value_range), key="chart_timelapse", **CHART)
+            st.plotly_chart(points.vector_figure(frame, target=target_of(view.config.dataset),
+                                                 value_range=spec.value_range), key="chart_timelapse", **CHART)
         else:
             st.image(_grid(frame, view), caption=f"step {int(steps[i]):,}")
             if st.button("Make a GIF of the time-lapse", key="tl_gif"):
-                gif = plots.gif_bytes([_grid(as_unit(s, spec), view) for s in samples], duration_ms=150)
+                gif = images.gif_bytes([_grid(as_unit(s, spec), view) for s in samples], duration_ms=150)
                 st.download_button("Download the time-lapse (GIF)", gif, f"{run_id}-timelapse.gif", "image/gif")
 
 
@@ -251,9 +233,7 @@ def overlay(run_id: str, smoothing: float, log_y: bool) -> None:
         ids = [r.id for r in run_rows(get_manager(), with_details=False)]
         c1, c2 = st.columns([3, 1])
         chosen = c1.multiselect("Runs", ids, default=[run_id] if run_id in ids else [], key="overlay_runs")
-        key = c2.selectbox("Series", ["Loss/D", "Loss/G", "D/real", "D/fake", "Grad/D", "Grad/G", "W",
-                                      "Metric/modes_covered", "Metric/class_coverage", "Metric/fd"],
-                           format_func=_label, key="overlay_key")
+        key = c2.selectbox("Series", chart_registry.line_keys(), format_func=series_name, key="overlay_key")
         if not chosen:
             st.caption("Pick runs to compare.")
             return
@@ -264,8 +244,8 @@ def overlay(run_id: str, smoothing: float, log_y: bool) -> None:
             histories[rid] = snap.history if snap is not None else disk_history(view.run)
             eq = eq or LOSSES.get(view.config.loss).equilibrium
         same_loss = len({run_view(r).config.loss for r in chosen}) == 1
-        st.plotly_chart(plots.overlay_figure(histories, key, smoothing=smoothing, log_y=log_y and key.startswith("Loss"),
-                                             equilibrium=eq if same_loss else None, max_points=MAX_POINTS),
+        st.plotly_chart(curves.overlay_figure(histories, key, smoothing=smoothing, log_y=log_y and key.startswith("Loss"),
+                                              equilibrium=eq if same_loss else None, max_points=MAX_POINTS),
                         key="chart_overlay", **CHART)
 
 

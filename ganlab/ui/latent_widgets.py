@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import pandas  # noqa: F401 - before plotly: its lazy `get_module("pandas")` can return a module another
@@ -16,7 +17,8 @@ from ..data.base import DataSpec
 from ..data.overview import DatasetOverview, dataset_overview
 from ..explore.explorer import Explorer, load_generator
 from ..store import Run, RunError
-from ..viz import plots
+from ..viz import images
+from ..viz.style import D_COLOR, FAKE, REAL
 
 MAX_GIF_FRAMES = 120  # time-lapse frames kept (evenly spaced) so a long run's GIF stays small
 
@@ -65,11 +67,11 @@ def _overview(name: str, root: str, stamp: tuple) -> DatasetOverview:
 
 def tiles(x: np.ndarray, min_tile: int = 64) -> list[np.ndarray]:
     """(N, C, H, W) in [0, 1] -> N (H', W', 3) uint8 images, small ones enlarged (nearest)."""
-    return [plots.image_grid(x[i:i + 1], padding=2, min_tile=min_tile) for i in range(len(x))]  # white edge
+    return [images.image_grid(x[i:i + 1], padding=2, min_tile=min_tile) for i in range(len(x))]  # white edge
 
 
 def strip_png(x: np.ndarray, nrow: Optional[int] = None) -> bytes:
-    return plots.grid_png_bytes(plots.image_grid(x, nrow=nrow or len(x)))
+    return images.grid_png_bytes(images.image_grid(x, nrow=nrow or len(x)))
 
 
 def show_strip(x: np.ndarray, captions: Sequence[str], width: int = 96, row: int = 820) -> None:
@@ -84,7 +86,7 @@ def gif_of(x: np.ndarray, duration_ms: int = 120, bounce: bool = True) -> bytes:
     frames = tiles(x, min_tile=128)
     if bounce and len(frames) > 2:
         frames = frames + frames[-2:0:-1]
-    return plots.gif_bytes(frames, duration_ms=duration_ms)
+    return images.gif_bytes(frames, duration_ms=duration_ms)
 
 
 def timelapse_gif(run: Run, nrow: int = 8) -> bytes:
@@ -93,8 +95,8 @@ def timelapse_gif(run: Run, nrow: int = 8) -> bytes:
     if len(steps) == 0:
         raise RunError(f"{run.id} has no sample snapshots yet")
     keep = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), MAX_GIF_FRAMES)).round().astype(int))
-    frames = [plots.image_grid(samples[i].astype(np.float32) / 255.0, nrow=nrow) for i in keep]
-    return plots.gif_bytes(frames, duration_ms=150)
+    frames = [images.image_grid(samples[i].astype(np.float32) / 255.0, nrow=nrow) for i in keep]
+    return images.gif_bytes(frames, duration_ms=150)
 
 
 def png_name(run_id: str, what: str) -> str:
@@ -121,9 +123,9 @@ def labelled_points_figure(points: np.ndarray, labels: Sequence[str], *, real=No
     if real is not None and len(real):
         r = np.asarray(real, float)
         traces.append(go.Scatter(x=r[:, 0], y=r[:, 1], mode="markers", name="real data",
-                                 marker=dict(color=plots.REAL, size=4, opacity=0.25), hoverinfo="skip"))
+                                 marker=dict(color=REAL, size=4, opacity=0.25), hoverinfo="skip"))
     traces.append(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers+text", name="seeds", text=list(labels),
-                             textposition="top center", marker=dict(color=plots.FAKE, size=8),
+                             textposition="top center", marker=dict(color=FAKE, size=8),
                              hovertemplate="%{text}: (%{x:.2f}, %{y:.2f})<extra></extra>"))
     if result is not None:
         q = np.asarray(result, float).reshape(-1, 2)
@@ -142,7 +144,7 @@ def labelled_points_figure(points: np.ndarray, labels: Sequence[str], *, real=No
 
 def label_histogram(counts: np.ndarray, spec: DataSpec, title: str = "Images per class") -> go.Figure:
     names = [spec.class_names[i] if i < len(spec.class_names) else str(i) for i in range(len(counts))]
-    fig = go.Figure(go.Bar(x=names, y=counts, marker_color=plots.D_COLOR,
+    fig = go.Figure(go.Bar(x=names, y=counts, marker_color=D_COLOR,
                            hovertemplate="%{x}: %{y}<extra></extra>"))
     fig.update_layout(template="plotly_white", height=300, title=dict(text=title, x=0, xanchor="left"),
                       margin=dict(l=40, r=20, t=48, b=40), yaxis_title="images", xaxis_type="category")

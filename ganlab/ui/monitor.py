@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import streamlit as st
@@ -14,8 +16,8 @@ from ..data.base import DataSpec
 from ..evaluation.evaluate import generate_from_run
 from ..jobs import JobSnapshot
 from ..store import LIVE_STATES, Run
+from ..viz.series import count_values, is_number
 from .manager import get_manager
-
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,29 @@ def coverage_drop(history, key: str) -> Optional[tuple[float, float, int]]:
 def last_value(history, key: str) -> Optional[float]:
     for rec in reversed(history):
         v = rec.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if is_number(v):
             return float(v)
     return None
 
 
-def has_key(history, key: str) -> bool:
-    return last_value(history, key) is not None
+def value_counts(view: RunView) -> Counter:
+    """How many records carry a number for each key, counting only the records new since the last rerun.
+
+    Which charts show and when a metric chart is rebuilt are read off these counts on every
+    refresh; a full scan per chart would grow with the run while the trainer waits for the GIL.
+    A history that no longer starts with what was counted (another run, or a resume that dropped
+    the records past its checkpoint) is counted again from the start.
+    """
+    h, rid = view.history, view.run.id
+    hit = st.session_state.get("_monitor_counts")
+    if hit is not None:
+        hit_rid, n, last_step, counts = hit
+        if hit_rid == rid and n <= len(h) and (n == 0 or h[n - 1].get("step") == last_step):
+            if n < len(h):
+                counts = counts + count_values(h[n:])  # a new Counter: the cached one is never mutated
+        else:
+            hit = None
+    if hit is None:
+        counts = count_values(h)
+    st.session_state["_monitor_counts"] = (rid, len(h), h[-1].get("step") if h else None, counts)
+    return counts

@@ -1,0 +1,213 @@
+"""Training curves vs step: losses with their equilibrium, D's verdicts, gradients, W, penalties,
+quality metrics, and one series across runs. History in, a new go.Figure out.
+
+Names, colours, better directions, targets and totals come from the series table
+(`style.SERIES`), never from the builder, so each series looks the same on every chart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .series import History, decimate_indices, series, smooth, step_axis
+from .style import NEUTRAL, RUN_COLORS, WARN, curve_layout, no_data, series_color, series_info, series_name
+
+Equilibrium = Mapping[str, tuple[float, str]]  # key -> (value, label), e.g. {"Loss/D": (0.693, "ln 2")}
+
+
+def _line_traces(x: np.ndarray, y: np.ndarray, *, name: str, color: str, smoothing: float,
+                 max_points: int) -> list[go.Scatter]:
+    """Raw faint + smoothed bold (one legend entry), or a single line when smoothing is 0."""
+    idx = decimate_indices(y, max_points)
+    if smoothing <= 0:
+        return [go.Scatter(x=x[idx], y=y[idx], name=name, mode="lines", legendgroup=name,
+                           line=dict(color=color, width=1.6),
+                           hovertemplate="%{y:.4g}")]
+    raw = go.Scatter(x=x[idx], y=y[idx], name=name, mode="lines", legendgroup=name,
+                     showlegend=False, opacity=0.25, line=dict(color=color, width=1),
+                     hoverinfo="skip")
+    sm = go.Scatter(x=x[idx], y=smooth(y, smoothing)[idx], name=name, mode="lines",
+                    legendgroup=name, line=dict(color=color, width=2.2), customdata=y[idx],
+                    hovertemplate="%{y:.4g} (raw %{customdata:.4g})")
+    return [raw, sm]
+
+
+def _add_hline(fig: go.Figure, y: float, text: str, color: str, x0: float, x1: float, *,
+               name: str, log_y: bool = False) -> None:
+    """A dashed reference line (a trace, so hover and autorange see it) and its label at the left."""
+    fig.add_trace(go.Scatter(x=[x0, x1], y=[y, y], mode="lines", name=name, showlegend=False,
+                             line=dict(color=color, width=1.3, dash="dash"), hoverinfo="skip"))
+    if log_y and y <= 0:
+        return  # nothing to label where a log axis cannot show the line
+    fig.add_annotation(text=text, x=0.01, xref="paper", xanchor="left", yanchor="bottom",
+                       y=math.log10(y) if log_y else y, yref="y", showarrow=False,
+                       font=dict(color=color, size=11), bgcolor="rgba(255,255,255,0.8)")
+
+
+def _add_equilibrium(fig: go.Figure, equilibrium: Equilibrium | None, keys: Sequence[str],
+                     x0: float, x1: float, *, color: str | None = None, log_y: bool = False) -> None:
+    """One labelled line per distinct value among `keys`; keys sharing a value share a grey line."""
+    by_value: dict[float, list[tuple[str, str]]] = {}
+    for key in keys:
+        if equilibrium and key in equilibrium:
+            entry = equilibrium[key]
+            value, label = entry if isinstance(entry, (tuple, list)) else (entry, "")
+            by_value.setdefault(float(value), []).append((key, label or f"{series_name(key)} = {value:g}"))
+    for value, items in by_value.items():
+        text = " · ".join(dict.fromkeys(label for _, label in items))
+        c = color or (series_color(items[0][0]) if len(items) == 1 else NEUTRAL)
+        names = ", ".join(series_name(k) for k, _ in items)
+        _add_hline(fig, value, text, c, x0, x1, name=f"equilibrium: {names}", log_y=log_y)
+
+
+def series_figure(history: History, keys: Sequence[str], *, title: str, y_title: str = "",
+                  subtitle: str = "", equilibrium: Equilibrium | None = None,
+                  smoothing: float = 0.0, log_y: bool = False, y_range=None,
+                  max_points: int = 2000, height: int | None = 320) -> go.Figure:
+    """Any record keys vs step, in their role colours, with dashed equilibrium lines."""
+    steps = step_axis(history)
+    fig = go.Figure()
+    x0, x1 = math.inf, -math.inf
+    for key in keys:
+        x, y = series(history, key, steps)
+        if x.size:
+            fig.add_traces(_line_traces(x, y, name=series_name(key), color=series_color(key),
+                                        smoothing=smoothing, max_points=max_points))
+            x0, x1 = min(x0, float(x.min())), max(x1, float(x.max()))
+    if not fig.data:
+        no_data(fig)
+        x0, x1 = 0.0, 100.0
+    _add_equilibrium(fig, equilibrium, keys, x0, x1, log_y=log_y)
+    curve_layout(fig, title=title, subtitle=subtitle, y_title=y_title, height=height, log_y=log_y,
+                 x_max=x1)
+    if y_range is not None:
+        fig.update_yaxes(range=list(y_range))
+    return fig
+
+
+def loss_figure(history: History, *, equilibrium: Equilibrium, convention: str = "",
+                smoothing: float = 0.0, log_y: bool = False, max_points: int = 2000,
+                height: int | None = 320) -> go.Figure:
+    """D and G losses vs step with the loss's equilibrium lines; the convention as subtitle."""
+    return series_figure(history, ["Loss/D", "Loss/G"], title="Losses", y_title="loss",
+                         subtitle=convention, equilibrium=equilibrium, smoothing=smoothing,
+                         log_y=log_y, max_points=max_points, height=height)
+
+
+def d_output_figure(history: History, *, equilibrium: Equilibrium, smoothing: float = 0.0,
+                    max_points: int = 2000, height: int | None = 320) -> go.Figure:
+    """D(x) on real and D(G(z)) on fake vs step; probabilities get a fixed [0, 1] axis."""
+    values = np.concatenate([series(history, k)[1] for k in ("D/real", "D/fake")])
+    prob = values.size == 0 or bool(((values >= 0) & (values <= 1)).all())
+    subtitle = ("D winning: D(x) → 1, D(G(z)) → 0 · both near 0.5: D can't tell them apart"
+                if prob else "Critic scores: the gap between them is what the critic has learned")
+    return series_figure(history, ["D/real", "D/fake"], title="D's verdicts",
+                         y_title="D output (probability)" if prob else "critic score",
+                         subtitle=subtitle, equilibrium=equilibrium, smoothing=smoothing,
+                         y_range=(-0.03, 1.03) if prob else None, max_points=max_points,
+                         height=height)
+
+
+def grad_norm_figure(history: History, *, smoothing: float = 0.0, log_y: bool = True,
+                     max_points: int = 2000, height: int | None = 320) -> go.Figure:
+    """L2 norms of D's and G's gradients (log axis by default: they span decades)."""
+    return series_figure(history, ["Grad/D", "Grad/G"], title="Gradient norms",
+                         y_title="L2 norm", subtitle="Exploding or vanishing norms warn before the losses do",
+                         smoothing=smoothing, log_y=log_y, max_points=max_points, height=height)
+
+
+def wasserstein_figure(history: History, *, smoothing: float = 0.0, max_points: int = 2000,
+                       height: int | None = 320) -> go.Figure:
+    """The critic's Wasserstein estimate E[D(x)] - E[D(G(z))] (critic losses only)."""
+    return series_figure(history, ["W"], title="Wasserstein estimate", y_title="E[D(x)] − E[D(G(z))]",
+                         subtitle="Falls toward 0 as G's distribution approaches the data's",
+                         smoothing=smoothing, max_points=max_points, height=height)
+
+
+def penalty_figure(history: History, *, smoothing: float = 0.0, log_y: bool = False,
+                   max_points: int = 2000, height: int | None = 320) -> go.Figure:
+    """Gradient penalty (WGAN-GP) and R1 penalty terms vs step."""
+    return series_figure(history, ["Penalty/GP", "Penalty/R1"], title="Penalties",
+                         y_title="penalty", smoothing=smoothing, log_y=log_y,
+                         max_points=max_points, height=height)
+
+
+def metric_figure(history: History, key: str, *, total: float | None = None,
+                  title: str | None = None, higher_is_better: bool | None = None,
+                  drop_tolerance: float = 0.05, max_points: int = 2000,
+                  height: int | None = 300) -> go.Figure:
+    """A quality metric over time; the total as a dashed line; drops from the best shaded red.
+
+    A drop counts when the value falls below its best so far by more than drop_tolerance
+    times the scale (the total, else the best value): on mode coverage it flags mode collapse.
+    """
+    x, y = series(history, key)
+    info = series_info(key)
+    name, target = info.name, info.target
+    better_up = not info.lower_is_better if higher_is_better is None else higher_is_better
+    fig = go.Figure()
+    if x.size:
+        peak = np.maximum.accumulate(y) if better_up else y
+        scale = total if total else float(np.abs(peak).max()) or 1.0
+        watch = better_up and target is None
+        dropped = (y < peak - drop_tolerance * scale) if watch else np.zeros(y.size, bool)
+        idx = decimate_indices(y, max_points)
+        mode = "lines+markers" if idx.size <= 200 else "lines"
+        if dropped.any():
+            fig.add_traces(_drop_traces(x, y, peak, dropped, idx))
+        fig.add_trace(go.Scatter(x=x[idx], y=y[idx], name=name, mode=mode,
+                                 line=dict(color=info.color, width=2), marker=dict(size=5),
+                                 hovertemplate="%{y:.4g}"))
+    else:
+        no_data(fig, "No measurements yet")
+    x0, x1 = (float(x.min()), float(x.max())) if x.size else (0.0, 100.0)
+    if total is not None:
+        _add_hline(fig, total, f"total = {total:g}", NEUTRAL, x0, x1, name="total")
+    if target is not None:
+        _add_hline(fig, target[0], target[1], NEUTRAL, x0, x1, name="target")
+    subtitle = "closer to the line is better" if target else "" if better_up else "lower is better"
+    curve_layout(fig, title=title or name[:1].upper() + name[1:], subtitle=subtitle, y_title=name,
+                 height=height, x_max=x1)
+    if total is not None and better_up:
+        fig.update_yaxes(range=[0, total * 1.08])
+    return fig
+
+
+def _drop_traces(x, y, peak, dropped, idx) -> list[go.Scatter]:
+    """Best-so-far line, red fill down to the current value where it dropped, onset markers."""
+    onset = dropped & ~np.concatenate([[False], dropped[:-1]])
+    best = go.Scatter(x=x[idx], y=peak[idx], name="best so far", mode="lines", showlegend=False,
+                      line=dict(color=WARN, width=1, dash="dot"), opacity=0.5, hoverinfo="skip")
+    fill = go.Scatter(x=x[idx], y=np.where(dropped, y, peak)[idx], mode="lines",
+                      name="drop from best (mode collapse?)", fill="tonexty",
+                      fillcolor="rgba(220,38,38,0.15)", line=dict(width=0), hoverinfo="skip")
+    marks = go.Scatter(x=x[onset], y=y[onset], mode="markers", name="dropped",
+                       marker=dict(color=WARN, symbol="x", size=9), customdata=peak[onset],
+                       hovertemplate="dropped to %{y:.4g} from best %{customdata:.4g}")
+    return [best, fill, marks]
+
+
+def overlay_figure(histories: Mapping[str, History], key: str, *, smoothing: float = 0.0,
+                   equilibrium: Equilibrium | None = None, log_y: bool = False,
+                   title: str | None = None, max_points: int = 2000,
+                   height: int | None = 320) -> go.Figure:
+    """One key from several runs on one chart (legend = run label) to compare them."""
+    fig = go.Figure()
+    x0, x1 = math.inf, -math.inf
+    for i, (label, history) in enumerate(histories.items()):
+        x, y = series(history, key)
+        if x.size:
+            fig.add_traces(_line_traces(x, y, name=str(label), color=RUN_COLORS[i % len(RUN_COLORS)],
+                                        smoothing=smoothing, max_points=max_points))
+            x0, x1 = min(x0, float(x.min())), max(x1, float(x.max()))
+    if not fig.data:
+        no_data(fig, "No run has this series")
+        x0, x1 = 0.0, 100.0
+    _add_equilibrium(fig, equilibrium, [key], x0, x1, color=NEUTRAL, log_y=log_y)
+    name = series_name(key)
+    return curve_layout(fig, title=title or f"{name} across runs", y_title=name,
+                        height=height, log_y=log_y, x_max=x1)
