@@ -16,9 +16,8 @@ from .base import DataSpec, TensorDataset
 
 MIXTURE_SIZE = 100_000  # points drawn once per dataset; batches are index draws from them
 
-GAUSSIAN2D_SPEC = DataSpec(kind="points", shape=(2,), unbounded=True)
-RING8_SPEC = DataSpec(kind="points", shape=(2,), unbounded=True)
-GRID25_SPEC = DataSpec(kind="points", shape=(2,), unbounded=True)
+POINTS_2D = DataSpec(kind="points", shape=(2,), unbounded=True)  # any point cloud on the plane
+GAUSSIAN2D_SPEC = RING8_SPEC = GRID25_SPEC = POINTS_2D
 PATTERN1010_SPEC = DataSpec(kind="points", shape=(4,), value_range=(0.0, 1.0))
 
 
