@@ -33,17 +33,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas  # noqa: F401 - before plotly: plotly imports it lazily, and two threads meeting that import
-# first find it half-initialised (AttributeError: partially initialized module 'pandas'); app.py does the same
 
+from ganlab import jobs
+from ganlab.config import RunConfig
+from ganlab.game.losses import CONVENTION, LOSSES
+from ganlab.jobs import JobManager
+
+# first find it half-initialised (AttributeError: partially initialized module 'pandas'); app.py does the same
 from ganlab.viz import curves, images, points
 from ganlab.viz.progress import speed_text
-from ganlab.config import RunConfig
-from ganlab import jobs
-from ganlab.jobs import JobManager
-from ganlab.game.losses import CONVENTION, LOSSES
 
 ROOT = Path(__file__).resolve().parents[1]
 from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S  # noqa: E402 - as views/monitor.py
+
 SWITCH_S = 10.0
 STEPS = 100_000_000  # the runs never finish on their own; the benchmark stops them
 CONFIGS = [  # four different kinds of work; one logs every step, to push the in-memory history past its bound
@@ -63,6 +65,11 @@ def rss_mb() -> float:
 
 def pct(xs, q) -> float:
     return float(np.percentile(xs, q)) if len(xs) else float("nan")
+
+
+def _ms(xs) -> dict:
+    """Count, median, 95th percentile and max of durations in seconds, as milliseconds."""
+    return {"n": len(xs), "p50": pct(xs, 50) * 1e3, "p95": pct(xs, 95) * 1e3, "max": max(xs, default=float("nan")) * 1e3}
 
 
 class Client(threading.Thread):
@@ -291,8 +298,8 @@ def main(argv=None) -> dict:
     slope = float(np.polyfit([t - pts[0][0] for t, _ in pts], [m for _, m in pts], 1)[0] * 60) if len(pts) > 3 else float("nan")
     report.update({
         "seconds": a.seconds, "runs": runs,
-        "snapshot_ms": {"n": len(snap_s), "p50": pct(snap_s, 50) * 1e3, "p95": pct(snap_s, 95) * 1e3, "max": max(snap_s, default=float("nan")) * 1e3},
-        "page_work_ms": {"n": len(fig_s), "p50": pct(fig_s, 50) * 1e3, "p95": pct(fig_s, 95) * 1e3, "max": max(fig_s, default=float("nan")) * 1e3},
+        "snapshot_ms": _ms(snap_s),
+        "page_work_ms": _ms(fig_s),
         "torn": {"snapshots_checked": sum(c.checked for c in clients), "problems": [p for c in clients for p in c.problems][:10]},
         "rss_mb": {"before": rss0, "after_warmup": rss_w, "end": rss_e, "slope_mb_per_min_after_warmup": slope},
         "history_limit": jobs.HISTORY_LIMIT,
@@ -316,7 +323,8 @@ def _print(r: dict) -> None:
     print(f"snapshot latency: p50 {s['p50']:.3f} ms, p95 {s['p95']:.3f} ms, max {s['max']:.2f} ms ({s['n']} calls)")
     print(f"page work (figures / samples): p50 {f['p50']:.0f} ms, p95 {f['p95']:.0f} ms, max {f['max']:.0f} ms ({f['n']})")
     t = r["torn"]
-    print(f"torn snapshots / client errors: {len(t['problems'])} problems in {t['snapshots_checked']} checked {t['problems'][:3]}")
+    print(f"torn snapshots / client errors: {len(t['problems'])} problems in {t['snapshots_checked']} checked "
+          f"{t['problems'][:3]}")
     m = r["rss_mb"]
     print(f"RSS: {m['before']:.0f} MB before, {m['after_warmup']:.0f} MB after warm-up, {m['end']:.0f} MB at the end; "
           f"slope after warm-up {m['slope_mb_per_min_after_warmup']:+.2f} MB/min; in-memory history bound "

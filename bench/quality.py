@@ -53,7 +53,6 @@ def plan(presets: list[str], seeds: list[int], losses: list[str], quick: bool,
          overrides: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
     """One job per (preset, loss, seed); extra losses only for the 2-D mixture presets."""
     from ganlab.config.presets import preset_config
-    from ganlab.config.validate import validate_config
 
     jobs = []
     for name in presets:
@@ -74,12 +73,12 @@ def run_one(job: dict[str, Any], runs_root: str) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     os.environ["GANLAB_THREADS"] = "1"  # one thread per run: --jobs runs share the cores
-    from ganlab.evaluation.evaluate import evaluate_run
-    from ganlab.game.losses import LOSSES
-    from ganlab.evaluation.metrics import to_json
-    from ganlab.evaluation.samplers import drs_problem
     from ganlab.config.presets import preset_config
     from ganlab.config.validate import validate_config
+    from ganlab.evaluation.evaluate import evaluate_run
+    from ganlab.evaluation.metrics import to_json
+    from ganlab.evaluation.samplers import drs_problem
+    from ganlab.game.losses import LOSSES
     from ganlab.store import Run
     from ganlab.training import Diverged, Trainer, train
 
@@ -178,8 +177,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     from ganlab.config import ConfigError, parse_set
-    from ganlab.game.losses import LOSSES
     from ganlab.config.presets import PRESETS
+    from ganlab.game.losses import LOSSES
 
     p = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
     p.add_argument("--presets", default=DEFAULT_PRESETS, help=f"comma list or 'all' (default {DEFAULT_PRESETS})")

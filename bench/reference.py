@@ -11,7 +11,8 @@ See docs/SOURCES.md for where each layer and number comes from.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Optional
 
 import numpy as np
 import torch

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ganlab.jobs import JobManager
 from ganlab.config.presets import preset_config
+from ganlab.jobs import JobManager
 from ganlab.store import list_runs
 from tests.helpers.server import launch_chromium, serve, start_from_train_page
 

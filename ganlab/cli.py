@@ -7,8 +7,9 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -47,7 +48,8 @@ def build_parser() -> Parser:
     t.add_argument("--config", help="a JSON file of RunConfig fields")
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any RunConfig field (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    t.add_argument("--lr-scale", type=float, help="with --resume: multiply the checkpoint's learning rates (e.g. 0.5 after a divergence)")
+    t.add_argument("--lr-scale", type=float,
+                   help="with --resume: multiply the checkpoint's learning rates (e.g. 0.5 after a divergence)")
     t.add_argument("--runs-dir", help="where run directories go (default $GANLAB_RUNS or ./runs)")
     t.add_argument("--data-root", help="where dataset files are (default $GANLAB_DATA or ~/.cache/ganlab/data)")
     t.add_argument("--download", action="store_true", help="allow torchvision to download mnist/fashion-mnist/cifar10")
@@ -128,7 +130,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         last.update(rec)
         if bar is not None:
             bar.n = rec["step"]
-            bar.set_postfix({"D": f"{rec.get('Loss/D', float('nan')):.3f}", "G": f"{rec.get('Loss/G', float('nan')):.3f}"}, refresh=True)
+            losses = {"D": rec.get("Loss/D", float("nan")), "G": rec.get("Loss/G", float("nan"))}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=True)
 
     t0, step0 = time.perf_counter(), session.resumed_from
     try:

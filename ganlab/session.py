@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import gc
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
@@ -61,7 +62,7 @@ class RunSession:
     # ------------------------------------------------------------ opening
     @classmethod
     def new(cls, cfg: RunConfig, runs_dir, *, data_root=None, download: bool = False,
-            build_first: bool = False) -> "RunSession":
+            build_first: bool = False) -> RunSession:
         """Validate cfg and create its run directory. build_first: load the data and build the nets before
         the directory exists, so a missing dataset is an error and not a failed run (the CLI's choice)."""
         validate_config(cfg, data_root)
@@ -72,7 +73,7 @@ class RunSession:
 
     @classmethod
     def reopen(cls, path: str | Path, *, steps: Optional[int] = None, lr_scale: Optional[float] = None,
-               data_root=None, download: bool = False) -> "RunSession":
+               data_root=None, download: bool = False) -> RunSession:
         """A stopped, interrupted, failed or diverged run, to continue from its last good checkpoint.
 
         steps: a new total (to train a finished run longer); it is written to config.json.

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from ganlab.game.losses import LOSSES, LN2, d_prob
+from ganlab.game.losses import LN2, LOSSES, d_prob
 
 ZERO = torch.zeros(64)  # logit 0 = D outputs 0.5
 

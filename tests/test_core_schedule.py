@@ -8,13 +8,13 @@ import torch
 import torch.nn as nn
 
 from ganlab.config import ConfigError, RunConfig
-from ganlab.models.common import Chain
-from ganlab.store import Run
-from ganlab.game.schedules import SCHEDULES, lr_factor
-from ganlab.training.stats import StepLog
-from ganlab.training import Trainer, train
-from ganlab.session import RunSession
 from ganlab.config.validate import validate_config
+from ganlab.game.schedules import SCHEDULES, lr_factor
+from ganlab.models.common import Chain
+from ganlab.session import RunSession
+from ganlab.store import Run
+from ganlab.training import Trainer, train
+from ganlab.training.stats import StepLog
 
 TINY = dict(dataset="ring8", batch_size=16, g_hidden=(16,), d_hidden=(16,), latent_dim=2, device="cpu")
 

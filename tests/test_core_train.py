@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from ganlab.config import ConfigError, RunConfig
+from ganlab.config.validate import validate_config
 from ganlab.data import DATASETS, DataError, load_dataset
 from ganlab.game.losses import LOSSES
 from ganlab.models import ARCHS
+from ganlab.session import RunSession
 from ganlab.store import Run
 from ganlab.training import Trainer, train
-from ganlab.config.validate import validate_config
-from ganlab.session import RunSession
 
 TINY = dict(steps=3, batch_size=8, g_hidden=(16,), d_hidden=(16,), base_channels=8, latent_dim=4,
             log_every=1, num_fixed=10, device="cpu")

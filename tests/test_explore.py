@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.explore import latent
 from ganlab.config import RunConfig
 from ganlab.data import DATASETS
 from ganlab.data.overview import dataset_overview
+from ganlab.explore import latent
 from ganlab.explore.explorer import load_generator, parse_seed
 from ganlab.models import build_models
 from ganlab.store import Run, RunError

@@ -17,7 +17,8 @@ from ganlab.config import ConfigError, RunConfig
 from ganlab.config.validate import CHOICES, RANGES, validate_config
 
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
-SETTINGS = settings(max_examples=int(os.environ.get("GANLAB_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=int(os.environ.get("GANLAB_FUZZ_EXAMPLES", "150")), deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # values near the edges of what each field accepts, plus every wrong type
 numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
@@ -68,7 +69,8 @@ tokens = st.one_of(st.sampled_from(FLAGS), words, SET_ITEMS, numbers.map(str), s
 @SETTINGS
 @given(command=st.sampled_from(["train", "train", "train", "sample", "eval", "runs", "presets", "bogus"]),
        args=st.lists(st.one_of(st.tuples(st.sampled_from(FLAGS), tokens), st.tuples(st.just("--set"), SET_ITEMS),
-                               st.tuples(tokens)), max_size=5).map(lambda ps: [t for p in ps for t in p]), config=st.one_of(st.none(), configs, st.text(max_size=30)))
+                               st.tuples(tokens)), max_size=5).map(lambda ps: [t for p in ps for t in p]),
+       config=st.one_of(st.none(), configs, st.text(max_size=30)))
 def test_any_command_line_is_a_valid_run_or_one_line_and_exit_2(command, args, config, tmp_path, monkeypatch):
     def refuse(*a, **k):
         raise _Accepted

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.store.checkpoint import generator_from_checkpoint, load_checkpoint_file
 from ganlab.config import ConfigError, RunConfig
+from ganlab.config.validate import validate_config
 from ganlab.data import DATASETS
 from ganlab.explore.explorer import load_generator
 from ganlab.models import build_models
 from ganlab.models.prior import LatentMixture
 from ganlab.store import Run
+from ganlab.store.checkpoint import generator_from_checkpoint, load_checkpoint_file
 from ganlab.training import train
-from ganlab.config.validate import validate_config
 
 
 def test_islands_are_equally_likely_and_the_inner_latent_stays_standard_normal():

@@ -8,9 +8,9 @@ import pytest
 import scipy.linalg
 import torch
 
+from ganlab.data.mixtures import grid25_centres, ring8_centres, sample_mixture
 from ganlab.evaluation import classifier as clf
 from ganlab.evaluation import metrics as m
-from ganlab.data.mixtures import grid25_centres, ring8_centres, sample_mixture
 
 # ---------------------------------------------------------------- mixtures
 

@@ -6,9 +6,9 @@ import pytest
 
 from ganlab.cli import main
 from ganlab.config import ConfigError, RunConfig
-from ganlab.data import DATASETS
 from ganlab.config.presets import PRESETS, preset_config
 from ganlab.config.validate import validate_config
+from ganlab.data import DATASETS
 
 NAMES = PRESETS.names()
 NEEDS_FILES = {"mnist", "fashion-mnist", "cifar10"}  # torchvision data: not on an offline CI box

@@ -4,14 +4,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from ganlab.cli import main
 from ganlab.config import RunConfig
-from ganlab.evaluation.evaluate import evaluate_run, generate_from_run
-from ganlab.store import Run
 from ganlab.errors import SamplingError
+from ganlab.evaluation.evaluate import evaluate_run, generate_from_run
 from ganlab.evaluation.samplers import drs_accept_prob
+from ganlab.store import Run
 from ganlab.training import train
 
 TINY = dict(dataset="ring8", steps=60, batch_size=64, g_hidden=(32,), d_hidden=(32,), latent_dim=2, log_every=20,

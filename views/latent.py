@@ -6,8 +6,17 @@ import streamlit as st
 from ganlab.data import target_of
 from ganlab.store import LIVE_STATES, Run, RunError
 from ganlab.ui.common import show_errors
-from ganlab.ui.latent_widgets import (explorer_for, gif_of, labelled_points_figure, png_name, points_csv,
-                                      show_strip, strip_png, timelapse_gif, tiles)
+from ganlab.ui.latent_widgets import (
+    explorer_for,
+    gif_of,
+    labelled_points_figure,
+    png_name,
+    points_csv,
+    show_strip,
+    strip_png,
+    tiles,
+    timelapse_gif,
+)
 from ganlab.ui.manager import get_manager, selected_run_id
 from ganlab.ui.monitor import real_points
 from ganlab.viz import images, points
@@ -128,7 +137,7 @@ def arithmetic_tab(ex) -> None:
     if ex.kind == "images":
         cols = st.columns([3, 1] * len(ar.terms) + [3])
         imgs = tiles(ar.operands, min_tile=96)
-        for i, ((seed, w), img) in enumerate(zip(ar.terms, imgs)):
+        for i, ((_seed, w), img) in enumerate(zip(ar.terms, imgs)):
             cols[2 * i].image(img, caption=names[i], width="stretch")
             nxt = "=" if i == len(ar.terms) - 1 else ("−" if ar.terms[i + 1][1] < 0 else "+")
             cols[2 * i + 1].markdown(f"<div style='font-size:2.2rem;text-align:center;padding-top:1.5rem'>{nxt}</div>",

@@ -7,8 +7,18 @@ from ganlab.game.losses import CONVENTION, LOSSES
 from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S
 from ganlab.ui.common import STATE_ICONS, run_rows, show_errors, show_flashes
 from ganlab.ui.manager import get_manager, selected_run_id
-from ganlab.ui.monitor import (as_unit, cached_figure, coverage_drop, disk_history, disk_samples,
-                               final_samples, last_value, real_points, run_view, value_counts)
+from ganlab.ui.monitor import (
+    as_unit,
+    cached_figure,
+    coverage_drop,
+    disk_history,
+    disk_samples,
+    final_samples,
+    last_value,
+    real_points,
+    run_view,
+    value_counts,
+)
 from ganlab.viz import charts as chart_registry
 from ganlab.viz import curves, images, points
 from ganlab.viz.progress import format_duration, speed_text

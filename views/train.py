@@ -3,15 +3,15 @@
 import streamlit as st
 
 from ganlab.config import ConfigError, RunConfig
+from ganlab.config.presets import PRESETS
+from ganlab.config.validate import CHOICES, RANGES, validate_config
 from ganlab.data import DATASETS, dataset_spec
 from ganlab.game.losses import LOSSES
+from ganlab.game.schedules import SCHEDULES
 from ganlab.models import ARCHS
 from ganlab.paths import data_root
-from ganlab.config.presets import PRESETS
-from ganlab.game.schedules import SCHEDULES
 from ganlab.ui.common import select_run, show_errors, show_flashes
 from ganlab.ui.manager import get_manager
-from ganlab.config.validate import CHOICES, RANGES, validate_config
 
 FORM = "train_form"  # session_state: the form's values, kept while other pages are open
 DEFAULTS = RunConfig().to_dict()

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import math
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
@@ -83,24 +83,25 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         """Build from plain values, coercing types; unknown keys are an error, not ignored."""
         if not isinstance(d, dict):
             raise ConfigError("a config must be a JSON object of field: value pairs")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))}; known fields: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))}; "
+                              f"known fields: {', '.join(sorted(names))}")
         return cls(**{k: coerce(k, v) for k, v in d.items()})
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as e:
             raise ConfigError(f"config is not valid JSON: {e.msg} at line {e.lineno}") from None
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
 

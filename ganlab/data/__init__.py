@@ -6,13 +6,14 @@ it (`ganlab.evaluation.evaluate.METRIC_FAMILIES`), and a target pattern where it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from ..paths import data_root
 from ..registry import Registry
 from . import images, mixtures
-from .base import DataError, DataSpec, Dataset, TensorDataset, to_storage, to_unit
+from .base import DataError, Dataset, DataSpec, TensorDataset, to_storage, to_unit
 
 HDF5_PREFIX = "hdf5:"
 

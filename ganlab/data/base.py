@@ -36,7 +36,7 @@ class DataSpec:
                 "unbounded": self.unbounded}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DataSpec":
+    def from_dict(cls, d: dict[str, Any]) -> DataSpec:
         return cls(kind=d["kind"], shape=tuple(d["shape"]), num_classes=d["num_classes"],
                    class_names=tuple(d["class_names"]), value_range=tuple(d["value_range"]), unbounded=d["unbounded"])
 

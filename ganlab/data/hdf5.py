@@ -353,7 +353,7 @@ class StreamingHDF5Dataset:
     def close(self) -> None:
         self._close()
 
-    def __enter__(self) -> "StreamingHDF5Dataset":
+    def __enter__(self) -> StreamingHDF5Dataset:
         return self
 
     def __exit__(self, *exc) -> None:

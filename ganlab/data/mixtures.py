@@ -7,7 +7,7 @@ and std travel in `meta` so the metrics measure against the real mixture.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -7,7 +7,8 @@ themselves are not finite (a diverged generator), and to_json turns it into None
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -245,7 +246,7 @@ def class_histogram_metrics(pred_labels: np.ndarray, num_classes: int, data_clas
 
 
 def image_metrics(fake_images: Any, real_images: Any, real_labels: Any, num_classes: int,
-                  bundle: "ClassifierBundle", split_seed: int = 0) -> dict:
+                  bundle: ClassifierBundle, split_seed: int = 0) -> dict:
     """Class coverage, class balance and a Fréchet distance in ganlab's own classifier's features.
 
     `fd` is a domain-specific FD: the features are the penultimate layer of a small CNN that

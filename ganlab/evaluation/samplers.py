@@ -10,8 +10,9 @@ a sampler that keeps 10% of G's samples is a different claim from G alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch

@@ -29,7 +29,7 @@ def make_preview(trainer: Trainer) -> dict[str, Any]:
     return out
 
 
-_FIXED: "weakref.WeakKeyDictionary[Trainer, tuple]" = weakref.WeakKeyDictionary()
+_FIXED: weakref.WeakKeyDictionary[Trainer, tuple] = weakref.WeakKeyDictionary()
 
 
 def _preview_inputs(trainer: Trainer, n: int) -> tuple[torch.Tensor, np.ndarray]:

@@ -12,8 +12,9 @@ The sigmoid, where a loss needs one, lives here, so softplus keeps it stable.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F

@@ -7,7 +7,7 @@ a learning rate changed live from the Monitor page changes the base the factor m
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from ..registry import Registry
 

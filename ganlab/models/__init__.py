@@ -8,8 +8,9 @@ facts from the entry, never from the architecture's name.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch.nn as nn
 
@@ -20,7 +21,6 @@ from .common import add_spectral_norm, output_activation
 from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_energy_d, dcgan_supports
 from .mlp import MLPDiscriminator, MLPGenerator, mlp_energy_d
 from .prior import LatentMixture
-
 
 # Model initialisation draws from torch's one global RNG. Two threads building models at once (two runs
 # started together, or Explore rebuilding G while a run starts) would interleave their draws, and the

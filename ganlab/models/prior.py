@@ -31,7 +31,6 @@ import torch.nn as nn
 
 from .common import one_hot
 
-
 # Each island starts small (G first sees its code, barely moved by z~), so an island lands on one mode
 # before it grows. Started at 1.0, the islands overlapped in G's output and bridged the modes as one
 # Gaussian does (grid25 seed 0: 89% HQ); 0.1 and 0.3 gave 25 separate islands and 100% (docs/QUALITY.md).

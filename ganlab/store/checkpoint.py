@@ -132,7 +132,8 @@ def _optimizer_problem(name: str, opt: Any, shapes: list[torch.Size]) -> str | N
     return None
 
 
-def generator_from_checkpoint(state: dict[str, Any], device="cpu", ema: bool = True) -> tuple[torch.nn.Module, RunConfig, DataSpec]:
+def generator_from_checkpoint(state: dict[str, Any], device="cpu",
+                              ema: bool = True) -> tuple[torch.nn.Module, RunConfig, DataSpec]:
     """Rebuild G from the file alone (config + spec + weights), in eval mode; EMA weights when present."""
     try:
         cfg = RunConfig.from_dict(state["config"])

@@ -68,7 +68,7 @@ class Run:
 
     # ------------------------------------------------------------ lifecycle
     @classmethod
-    def create(cls, runs_dir: str | os.PathLike, cfg: RunConfig) -> "Run":
+    def create(cls, runs_dir: str | os.PathLike, cfg: RunConfig) -> Run:
         """Allocate `<n:05d>-<dataset>-<arch>-<loss>` (mkdir is the lock) and write config.json."""
         root = Path(runs_dir)
         root.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ class Run:
         raise RunError(f"could not allocate a run directory in {root}")
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Run":
+    def open(cls, path: str | os.PathLike) -> Run:
         run = cls(path)
         if not run.config_path.is_file():
             raise RunError(f"{path} is not a ganlab run (no config.json)")
