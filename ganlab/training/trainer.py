@@ -21,10 +21,9 @@ from ..game.penalties import gradient_penalty, r1_penalty
 from ..game.schedules import lr_factor
 from ..models import ARCHS, RNG_LOCK, build_models
 from ..models.latents import z_batch
-from .fastpath import Stepper, backward, grad_norm
-from .stats import StepLog, Stats, non_finite
+from .fastpath import Paths, clamp_, copy_, grad_norm, has_batch_norm, lerp_
+from .stats import Stats, StepLog, non_finite
 from .threads import Threads, default_threads, resolve_device
-
 
 STEP_COLUMNS = ("Loss/D", "D/real", "D/fake", "Loss/G")  # one StepLog row per iteration
 # the checkpoint format a Trainer writes (ganlab.store.checkpoint reads it back and checks it)
@@ -47,8 +46,7 @@ def _joint_ok(d: torch.nn.Module) -> bool:
     Batch norm mixes the samples of a batch, and spectral norm's power iteration advances once
     per call: with either, D must see real and fake in two separate calls, as written.
     """
-    return not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or torch.nn.utils.parametrize.is_parametrized(m)
-                   for m in d.modules())
+    return not (has_batch_norm(d) or any(torch.nn.utils.parametrize.is_parametrized(m) for m in d.modules()))
 
 
 def _f32(t: torch.Tensor) -> torch.Tensor:
@@ -89,7 +87,8 @@ class Trainer:
         self._g_buffers = list(self.G.buffers())
         self.opt_g = _optimizer(cfg, self._g_params, cfg.lr_g, cfg.weight_decay_g, self.device)
         self.opt_d = _optimizer(cfg, self._d_params, cfg.lr_d, cfg.weight_decay_d, self.device)
-        self._step_g, self._step_d = Stepper(self.opt_g), Stepper(self.opt_d)
+        self.fast = Paths()  # the torch shortcuts this run takes (GANLAB_FASTPATH), each with its public fallback
+        self._step_g, self._step_d = self.fast.stepper(self.opt_g), self.fast.stepper(self.opt_d)
         self.joint = _joint_ok(self.D)  # one D pass over [real; fake] in the D step
         self.threads = default_threads() if self.device.type == "cpu" else None  # intra-op threads for its work
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)  # data order, z, labels, GP
@@ -188,14 +187,13 @@ class Trainer:
         total = loss + self._penalties(x, fake, y)
         # (3) update D
         _clear_grads(self._d_params)
-        backward(total)
+        self.fast.backward(total)
         if measure:
             self.stats.report("Grad/D", grad_norm(self._d_params))
         self._step_d()
         if self.loss.clip_weights:  # WGAN: keep the critic Lipschitz the crude way
             with torch.no_grad():
-                torch._foreach_clamp_min_(self._d_params, -self.cfg.clip_value)
-                torch._foreach_clamp_max_(self._d_params, self.cfg.clip_value)
+                clamp_(self._d_params, -self.cfg.clip_value, self.cfg.clip_value)
         self._d_means = means  # D(x), D(G(z)): train_step logs them with the losses
         return loss
 
@@ -247,7 +245,7 @@ class Trainer:
             loss = self.loss.g_loss(fake_out)
             # (3) update G only
             _clear_grads(self._g_params)
-            backward(loss)
+            self.fast.backward(loss)
         finally:
             _requires_grad(self._d_params, True)
         if measure:
@@ -259,9 +257,9 @@ class Trainer:
 
     def _update_ema(self) -> None:
         with torch.no_grad():
-            torch._foreach_lerp_(self._ema_params, self._g_params, 1.0 - self.cfg.ema)
+            lerp_(self._ema_params, self._g_params, 1.0 - self.cfg.ema)
             if self._ema_buffers:
-                torch._foreach_copy_(self._ema_buffers, self._g_buffers)
+                copy_(self._ema_buffers, self._g_buffers)
 
     def train_step(self, measure: bool = False) -> None:
         """One iteration: k D-steps, then one G-step."""
