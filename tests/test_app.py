@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ganlab.config import RunConfig
+from ganlab.models import ARCHS
 from ganlab.ui.manager import get_manager
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -82,7 +83,7 @@ def test_train_page_lists_registries_and_hdf5_files(tmp_path, monkeypatch):
     assert "ring8" in options and "digits" in options
     assert any(o.endswith("mine.h5") for o in options)
     assert "wgan-gp" in at.selectbox(key="cfg_loss").options
-    assert at.selectbox(key="cfg_arch").options == ["linear", "mlp", "dcgan"]
+    assert at.selectbox(key="cfg_arch").options == ARCHS.names()
     assert at.selectbox(key="cfg_lr_schedule").options == ["constant", "linear", "cosine"]
     at.selectbox(key="cfg_lr_schedule").set_value("cosine").run()
     assert '"lr_schedule": "cosine"' in at.code[0].value
