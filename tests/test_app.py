@@ -12,20 +12,12 @@ from streamlit.testing.v1 import AppTest
 from ganlab.config import RunConfig
 from ganlab.models import ARCHS
 from ganlab.ui.manager import get_manager
+from tests.helpers.app import fresh_manager  # noqa: F401 - autouse fixture
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["views/train.py", "views/monitor.py", "views/latent.py", "views/runs.py", "views/data.py"]
 TINY = {"cfg_g_hidden": "16", "cfg_d_hidden": "16", "cfg_batch_size": 32, "cfg_log_every": 10,
         "cfg_snapshot_every": 20, "cfg_checkpoint_every": 50}
-
-
-@pytest.fixture(autouse=True)
-def fresh_manager():
-    """get_manager() is a process-wide st.cache_resource: give each test its own, stop its runs after."""
-    get_manager.clear()
-    yield
-    get_manager().shutdown()
-    get_manager.clear()
 
 
 def app() -> AppTest:

@@ -22,18 +22,10 @@ from ganlab.ui.manager import get_manager
 from ganlab.viz import charts, curves
 from ganlab.viz.series import count_values
 from ganlab.viz.style import SERIES
+from tests.helpers.app import fresh_manager  # noqa: F401 - autouse fixture
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = dict(batch_size=16, g_hidden=(8,), d_hidden=(8,), log_every=10, snapshot_every=20, checkpoint_every=20)
-
-
-@pytest.fixture(autouse=True)
-def fresh_manager():
-    """get_manager() is a process-wide st.cache_resource: give each test its own, stop its runs after."""
-    get_manager.clear()
-    yield
-    get_manager().shutdown()
-    get_manager.clear()
 
 
 def _family_metrics() -> dict[str, dict]:
