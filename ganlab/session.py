@@ -58,6 +58,7 @@ class RunSession:
         self.lr_scale, self.data_root, self.download = lr_scale, data_root, download
         self.trainer: Optional[Trainer] = None
         self.resumed_from = 0  # the checkpoint step a resume continues from (0: from the start)
+        self._built = False  # the trainer stands at the resumed step: build() again is a no-op
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -96,7 +97,9 @@ class RunSession:
 
     # ------------------------------------------------------------ training
     def build(self) -> Trainer:
-        """The Trainer, at the resumed checkpoint's step with its learning rates (times lr_scale)."""
+        """The Trainer, at the resumed checkpoint's step with its learning rates (times lr_scale); once."""
+        if self._built:
+            return self.trainer
         if self.trainer is None:
             self.trainer = Trainer(self.cfg, data_root=self.data_root, download=self.download)
         trainer = self.trainer
@@ -108,6 +111,7 @@ class RunSession:
             if self.lr_scale is not None:
                 trainer.set_hparams(lr_d=trainer.hparams["lr_d"] * self.lr_scale,
                                     lr_g=trainer.hparams["lr_g"] * self.lr_scale)
+        self._built = True
         return trainer
 
     def run_training(self, *, should_stop: Callable[[], bool] = lambda: False,
@@ -132,7 +136,7 @@ class RunSession:
         except Exception as e:  # noqa: BLE001 - a failed run must not take the app (or other runs) down
             return self._fail(self._sentence(e), traceback.format_exc())
         finally:
-            self.trainer = None
+            self.trainer, self._built = None, False
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
