@@ -14,7 +14,7 @@ import torch
 from ganlab.config import RunConfig
 from ganlab.data import load_dataset
 from ganlab.data.base import DataSpec, TensorDataset
-from ganlab.training import Trainer, fastpath
+from ganlab.training import Trainer, fastpath, params
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(batch_size=16, latent_dim=4, g_hidden=(16,), d_hidden=(16,), base_channels=8, log_every=1,
@@ -144,9 +144,9 @@ def test_has_batch_norm_sees_every_public_batch_norm():
     class MyNorm(torch.nn.BatchNorm1d):
         pass
 
-    assert fastpath.has_batch_norm(torch.nn.Sequential(torch.nn.Linear(2, 2), MyNorm(2)))
-    assert fastpath.has_batch_norm(torch.nn.Sequential(torch.nn.SyncBatchNorm(2)))
-    assert not fastpath.has_batch_norm(torch.nn.Sequential(torch.nn.LayerNorm(2), torch.nn.InstanceNorm1d(2)))
+    assert params.has_batch_norm(torch.nn.Sequential(torch.nn.Linear(2, 2), MyNorm(2)))
+    assert params.has_batch_norm(torch.nn.Sequential(torch.nn.SyncBatchNorm(2)))
+    assert not params.has_batch_norm(torch.nn.Sequential(torch.nn.LayerNorm(2), torch.nn.InstanceNorm1d(2)))
 
 
 def test_the_engine_imports_and_builds_without_the_private_names():

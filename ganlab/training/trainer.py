@@ -21,7 +21,8 @@ from ..game.penalties import gradient_penalty, r1_penalty
 from ..game.schedules import lr_factor
 from ..models import ARCHS, RNG_LOCK, build_models
 from ..models.latents import z_batch
-from .fastpath import Paths, clamp_, copy_, grad_norm, has_batch_norm, lerp_
+from .fastpath import Paths
+from .params import clamp_, copy_, grad_norm, has_batch_norm, lerp_
 from .stats import Stats, StepLog, non_finite
 from .threads import Threads, default_threads, resolve_device
 
