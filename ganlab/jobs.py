@@ -205,11 +205,9 @@ class JobManager:
         self._set(job, state=out.state, step=out.step, error=out.error, diverged=out.diverged)
 
     def _ready(self, job: Job, trainer) -> None:
-        """The trainer stands at its first step: show the records up to it (a resume trains the rest again)."""
-        upto = job.session.resumed_from
-        history = thin([r for r in job.run.history() if r["step"] <= upto], HISTORY_LIMIT) if upto else []
-        metrics = [r for r in job.run.metrics_history() if r.get("step", 0) <= upto] if upto else []
-        self._set(job, history=history, metrics=metrics, hparams=dict(trainer.hparams), step=trainer.step)
+        """The trainer stands at its first step: show the records up to it (the session has dropped the rest)."""
+        self._set(job, history=thin(job.run.history(), HISTORY_LIMIT), metrics=job.run.metrics_history(),
+                  hparams=dict(trainer.hparams), step=trainer.step)
 
     def _set(self, job: Job, **values: Any) -> None:
         with job.lock:
