@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = (
     ("basics", ("ganlab", "ganlab.errors", "ganlab.registry", "ganlab.paths")),
     ("pieces", ("ganlab.config", "ganlab.data", "ganlab.models", "ganlab.game")),
-    ("training", ("ganlab.training",)),
+    ("training", ("ganlab.training", "ganlab.train")),  # ganlab.train: the old import path, re-exports only
     ("results", ("ganlab.store", "ganlab.evaluation", "ganlab.explore")),
     ("drivers", ("ganlab.session", "ganlab.jobs", "ganlab.cli", "ganlab.__main__")),
     ("viz", ("ganlab.viz",)),
