@@ -1,9 +1,12 @@
-"""ganlab dashboard: the page router and the sidebar run picker shared by every page."""
+"""ganlab dashboard: the page router and the sidebar run picker shared by every page.
 
-import pandas  # noqa: F401 - first, before plotly: its lazy pandas lookup can race a half-imported module in another thread
+The frame (page title, navigation, sidebar) is sent to the browser before anything imports torch:
+a fresh server's first script run spends seconds importing the engine, and until then a page that
+imports it first shows a blank white screen. Streamlit streams elements as the script makes them,
+so everything above the heavy imports paints at once (tests/test_first_paint.py keeps it so).
+"""
+
 import streamlit as st
-
-from ganlab.ui.common import run_picker
 
 st.set_page_config(page_title="ganlab", page_icon=":material/science:", layout="wide")
 
@@ -17,7 +20,15 @@ PAGES = [
 page = st.navigation(PAGES)
 
 with st.sidebar:
-    run_picker()
+    picker_slot = st.empty()
     st.caption("Runs keep training when you refresh or close the tab; pick one here to watch it.")
+
+with picker_slot, st.spinner("Loading the engine (torch) — the first load of a fresh server takes a few seconds…"):
+    import pandas  # noqa: F401 - before plotly: its lazy pandas lookup can race a half-imported module in another thread
+
+    from ganlab.ui.common import run_picker
+
+with picker_slot.container():
+    run_picker()
 
 page.run()
