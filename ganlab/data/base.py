@@ -58,7 +58,12 @@ def to_unit(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
 
 
 class Dataset(Protocol):
-    """Anything with a spec and `batch(n, gen) -> (x, y)`; x float on the training device."""
+    """Anything with a spec and `batch(n, gen) -> (x, y)`; x float on the training device.
+
+    A dataset whose batches depend on more than `gen`'s state (a stream read ahead on a thread)
+    also has `state_dict()` and `load_state_dict(state)`, which a checkpoint saves and restores so
+    a resumed run draws the same batches; see `data_state`.
+    """
 
     name: str
     spec: DataSpec
@@ -67,6 +72,19 @@ class Dataset(Protocol):
     def batch(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, Optional[torch.Tensor]]: ...
 
     def __len__(self) -> int: ...
+
+
+def data_state(ds: Dataset) -> Optional[dict[str, Any]]:
+    """What a checkpoint must hold of the dataset besides the generator: None for in-memory data."""
+    save = getattr(ds, "state_dict", None)
+    return save() if save is not None else None
+
+
+def load_data_state(ds: Dataset, state: Optional[dict[str, Any]]) -> None:
+    """Restore `data_state`; call it after the generator's state (a dataset without state ignores it)."""
+    restore = getattr(ds, "load_state_dict", None)
+    if restore is not None:
+        restore(state)
 
 
 @dataclass

@@ -6,6 +6,9 @@ of the trainer on a daemon thread. On Linux/macOS a chunk of a file we packed is
 `os.preadv` at the byte offset HDF5 reports for it: no HDF5 call and no GIL per read
 (h5py's per-read overhead made random batches of single images ~20x slower).
 Compressed or foreign layouts fall back to h5py reads.
+
+A stranger's file is read only after `ganlab.data.hdf5_safety` has checked, from metadata, that
+every dataset read keeps its bytes inside the file and that the file holds what its shapes claim.
 """
 
 from __future__ import annotations
@@ -24,10 +27,20 @@ import h5py
 import numpy as np
 import torch
 
+from ..errors import RunError
 from .base import DataError, DataSpec, TensorDataset
+from .hdf5_safety import (
+    PACK_HINT,
+    FileFacts,
+    check_attributes,
+    check_class_count,
+    check_image_shape,
+    check_storage,
+    checked_dataset,
+)
 
 FORMAT_VERSION = 1  # the newest layout this reader understands (written by ganlab.data.pack)
-PACK_HINT = "create it with `python -m ganlab pack SRC OUT.h5 --size 64`"
+MAX_DEVICE_BYTES = 2**30  # images up to this size live on the device as one tensor; bigger files stream
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
@@ -37,6 +50,7 @@ class _Info:
     n: int  # images
     rows: int  # images per chunk: the unit of a random read
     meta: dict
+    facts: FileFacts
 
 
 # ------------------------------------------------------------------------------ opening
@@ -74,8 +88,10 @@ def _open(path) -> h5py.File:
 
 
 def _inspect(f: h5py.File, path) -> _Info:
-    """Check the layout and build the spec from metadata alone (no image is read)."""
+    """Check the layout and build the spec from metadata alone (no image is read, nothing sized by a claim)."""
     a, p = f.attrs, Path(path)
+    facts = FileFacts(f, p)
+    check_attributes(f, facts)
     if "ganlab_format" not in a:
         raise DataError(f"{p} is an HDF5 file but not a ganlab dataset (no 'ganlab_format' "
                         f"attribute) — {PACK_HINT}")
@@ -83,22 +99,27 @@ def _inspect(f: h5py.File, path) -> _Info:
     if version > FORMAT_VERSION:
         raise DataError(f"{p} was written by a newer ganlab (format {version}; this one reads "
                         f"format {FORMAT_VERSION}) — upgrade ganlab or pack the images again")
-    ds = f.get("images")
+    ds = checked_dataset(f, "images", facts)
     if not isinstance(ds, h5py.Dataset) or ds.dtype != np.uint8 or ds.ndim != 4 \
             or ds.shape[1] not in (1, 3) or ds.shape[0] == 0:
         found = f"{ds.dtype} {ds.shape}" if isinstance(ds, h5py.Dataset) else "no such dataset"
         raise DataError(f"{p}: 'images' must be a non-empty uint8 dataset (N, C, H, W) with C 1 or 3; "
                         f"found {found}")
+    check_image_shape(ds.shape, facts)
+    check_storage(ds, "images", facts)
     try:
         names = json.loads(a.get("class_names", "[]"))
         assert isinstance(names, list) and all(isinstance(s, str) for s in names)
     except (ValueError, AssertionError, TypeError):
         raise DataError(f"{p}: attribute 'class_names' is not a JSON list of strings") from None
-    labels = f.get("labels")
+    labels = checked_dataset(f, "labels", facts)
     if labels is not None and (not isinstance(labels, h5py.Dataset) or labels.shape != ds.shape[:1]
                                or labels.dtype.kind not in "iu" or not names):
         raise DataError(f"{p}: 'labels' must be {ds.shape[0]} integers, one per image, with class_names")
     labelled = labels is not None
+    if labelled:
+        check_class_count(len(names), facts)
+        check_storage(labels, "labels", facts)
     spec = DataSpec(kind="images", shape=tuple(int(s) for s in ds.shape[1:]),
                     num_classes=len(names) if labelled else 0,
                     class_names=tuple(names) if labelled else (), value_range=(-1.0, 1.0))
@@ -106,7 +127,7 @@ def _inspect(f: h5py.File, path) -> _Info:
             "created": str(a.get("created", "")), "n_skipped": int(a.get("n_skipped", 0)),
             "options": _json_or_empty(a.get("options", "{}"))}
     rows = ds.chunks[0] if ds.chunks else 16
-    return _Info(spec, int(ds.shape[0]), int(rows), meta)
+    return _Info(spec, int(ds.shape[0]), int(rows), meta, facts)
 
 
 def _json_or_empty(s) -> dict:
@@ -147,6 +168,8 @@ class _ChunkReader:
         self.offsets = self._chunk_offsets()
         if self.offsets is not None:
             self.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            if os.fstat(self.fd).st_size != self.info.facts.size:  # not the file just checked
+                raise DataError(f"{self.path} changed while it was being opened — try again once it is written")
             self._verify_offsets()
 
     def _read_labels(self) -> Optional[np.ndarray]:
@@ -159,17 +182,25 @@ class _ChunkReader:
         return y
 
     def _chunk_offsets(self) -> Optional[np.ndarray]:
-        """File offset of every chunk, when chunks are raw bytes we may read ourselves."""
+        """File offset of every chunk, when chunks are raw bytes we may read ourselves.
+
+        Each offset is checked to lie, with its whole chunk, inside this file (the storage check
+        already ruled out bytes kept elsewhere); any chunk that does not fit means h5py reads all.
+        """
         ds = self.ds
         plain = (ds.chunks is not None and ds.chunks[1:] == ds.shape[1:]
                  and ds.id.get_create_plist().get_nfilters() == 0)
         if not (plain and hasattr(os, "preadv") and hasattr(ds.id, "chunk_iter")):
             return None
-        offs = np.full(self.n_chunks, -1, dtype=np.int64)
-        base = self.f.userblock_size
+        offs = np.full(self.n_chunks, -1, dtype=np.int64)  # n_chunks: the chunks the file really stores
+        base, end = self.f.userblock_size, self.info.facts.size
+        chunk_bytes = int(np.prod(ds.chunks))
 
         def visit(info) -> None:
-            offs[info.chunk_offset[0] // self.rows] = base + info.byte_offset
+            row, start = info.chunk_offset[0], base + info.byte_offset
+            if (info.size == chunk_bytes and info.filter_mask == 0 and row % self.rows == 0 and row < self.n
+                    and start + chunk_bytes <= end):
+                offs[row // self.rows] = start
 
         ds.id.chunk_iter(visit)
         return offs if (offs >= 0).all() else None
@@ -225,7 +256,7 @@ class _ChunkReader:
 
 
 class _Prefetcher:
-    """One daemon thread turning batch requests (epoch, seed, n) into uint8 batches, in order.
+    """One daemon thread turning batch requests (epoch, (stream seed, batch number), n) into batches, in order.
 
     It holds the reader, never the dataset, so the dataset can be garbage collected; the
     dataset's finalizer calls `close()`, which stops the thread and closes the file.
@@ -254,8 +285,8 @@ class _Prefetcher:
                 out = e
             self.results.put((epoch, out))
 
-    def _make(self, seed: int, n: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Whole random chunks, shuffled together, first n kept."""
+    def _make(self, seed: tuple[int, int], n: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Whole random chunks, shuffled together, first n kept; seed: (stream seed, batch number)."""
         r, rng = self.reader, np.random.default_rng(seed)
         k = -(-n // r.rows)
         x, index = r.read_chunks(rng.choice(r.n_chunks, k, replace=k > r.n_chunks))
@@ -307,9 +338,13 @@ def _to_float(x: torch.Tensor, spec: DataSpec) -> torch.Tensor:
 class StreamingHDF5Dataset:
     """A packed file too big for the device: random batches read ahead by a background thread.
 
-    `batch(n, gen)` draws one seed per batch from `gen` (so a run is reproducible) and keeps
-    `prefetch` batches in flight; the first call, or a call with a new `n` or generator,
-    draws `prefetch + 1` seeds. Call `close()` (or use `with`) to stop the thread early.
+    Batch i of a stream is a function of (stream seed, i) alone, so the thread can read ahead
+    without touching the trainer's generator: the first `batch(n, gen)` call (or one with a new
+    `n` or generator) draws the stream seed from `gen`, once; later calls draw nothing. A
+    checkpoint therefore holds the whole stream in `state_dict()` (seed, batches handed out), and
+    `load_state_dict` makes a resumed run read exactly the batches the uninterrupted one would
+    (batches read ahead before the checkpoint are dropped and read again). Call `close()` (or use
+    `with`) to stop the thread early.
     """
 
     def __init__(self, path, device, *, prefetch: int = 4):
@@ -322,6 +357,8 @@ class StreamingHDF5Dataset:
         self._prefetch = _Prefetcher(self._reader, cuda=self.device.type == "cuda")
         self._close = weakref.finalize(self, self._prefetch.close)
         self._depth, self._gen, self._n = max(1, prefetch), None, 0
+        self._seed, self._position = 0, 0  # the stream: its seed, and batches handed out so far
+        self._restored: Optional[tuple[int, int]] = None  # a checkpoint's stream, taken up by the next batch()
 
     def __len__(self) -> int:
         return self._reader.n
@@ -330,16 +367,36 @@ class StreamingHDF5Dataset:
         p = self._prefetch
         if p.closed:
             raise DataError(f"{self.name} is closed")
-        if gen is not self._gen or n != self._n:
+        if gen is not self._gen or n != self._n:  # a new stream (or a checkpoint's): its first batches
             p.epoch += 1
             self._gen, self._n = gen, n
-            for _ in range(self._depth):
-                p.requests.put((p.epoch, _seed(gen), n))
-        p.requests.put((p.epoch, _seed(gen), n))  # keep `prefetch` batches in flight
+            self._seed, self._position = self._restored or (_seed(gen), 0)
+            self._restored = None
+            for i in range(self._depth):
+                p.requests.put((p.epoch, (self._seed, self._position + i), n))
+        p.requests.put((p.epoch, (self._seed, self._position + self._depth), n))  # keep `prefetch` in flight
         x, y = p.get(p.epoch)
+        self._position += 1
         x = x.to(self.device, non_blocking=True)
         x = _to_float(x, self.spec) if x.dtype == torch.uint8 else x
         return x, (y.to(self.device, non_blocking=True) if y is not None else None)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the stream stands: what a checkpoint needs to continue it exactly."""
+        seed, position = self._restored or (self._seed, self._position)
+        return {"seed": seed, "position": position}
+
+    def load_state_dict(self, state: Optional[dict]) -> None:
+        """Continue a checkpoint's stream at the next batch(); None (a checkpoint without one) starts a new
+        stream from the restored generator."""
+        restored = None
+        if state is not None:
+            restored = (state.get("seed"), state.get("position")) if isinstance(state, dict) else ()
+            if not (len(restored) == 2 and all(type(v) is int and 0 <= v < 2**63 for v in restored)):
+                raise RunError("the checkpoint's data stream state is not a seed and a batch count; resume from "
+                               "another checkpoint or start a new run")
+        self._restored = restored
+        self._gen = None  # batches read ahead for the old position are void
 
     def take(self, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The same reproducible subset `TensorDataset.take` would give for this file."""
@@ -361,11 +418,11 @@ class StreamingHDF5Dataset:
 
 
 def _seed(gen: torch.Generator) -> int:
-    # one tiny draw per batch from the trainer's generator (a host sync when gen is on CUDA)
+    # one tiny draw per stream from the trainer's generator (a host sync when gen is on CUDA)
     return int(torch.randint(0, 2**62, (1,), generator=gen, device=gen.device))
 
 
-def load_hdf5(path, device, *, max_device_bytes: int = 2**30) -> TensorDataset | StreamingHDF5Dataset:
+def load_hdf5(path, device, *, max_device_bytes: int = MAX_DEVICE_BYTES) -> TensorDataset | StreamingHDF5Dataset:
     """A packed file as a dataset: one uint8 tensor on `device` when its images take at most
     `max_device_bytes`, else a StreamingHDF5Dataset with the same interface."""
     with _open(path) as f, _damage_is_data_error(path):
