@@ -240,7 +240,7 @@ def test_decode_image_refuses_over_max_pixels_before_decoding():
 
 
 def test_empty_result_is_refused_and_leaves_nothing(tmp_path):
-    """Only unreadable files: a message naming them; no OUT, no OUT.tmp, an old OUT kept."""
+    """Only unreadable files: a message naming them; no OUT, no temp file, an old OUT kept (even with overwrite)."""
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "x.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "o.h5"
@@ -248,17 +248,17 @@ def test_empty_result_is_refused_and_leaves_nothing(tmp_path):
         pack(tmp_path / "s", out, OPTS)
     assert list(tmp_path.iterdir()) == [tmp_path / "s"]
     out.write_bytes(b"old")
-    with pytest.raises(DataError):
-        pack(tmp_path / "s", out, OPTS)
-    assert out.read_bytes() == b"old" and not Path(str(out) + ".tmp").exists()
+    with pytest.raises(DataError, match="no readable images found"):
+        pack(tmp_path / "s", out, OPTS, overwrite=True)
+    assert out.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [out, tmp_path / "s"]
 
 
 def test_success_is_atomic_and_reports_progress(tree, tmp_path):
-    """The output appears whole, no .tmp is left, and progress ends at (total, total)."""
+    """The output appears whole, no temp file is left, and progress ends at (total, total)."""
     calls = []
     out = tmp_path / "sub" / "o.h5"
     pack(tree, out, OPTS, progress=lambda d, t: calls.append((d, t)), workers=1)
-    assert out.exists() and not Path(str(out) + ".tmp").exists()
+    assert list(out.parent.iterdir()) == [out]
     assert calls[0] == (0, 5) and calls[-1] == (5, 5)
 
 

@@ -25,6 +25,8 @@ class PackOptions:
     max_total_bytes: int = 8 * 2**30  # folder: bytes of image files; archive: uncompressed size
     max_pixels: int = 40_000_000  # most pixels in one source image (w * h); more is refused
     max_file_bytes: int = 256 * 2**20  # most bytes in one image file; a bigger one is skipped
+    max_pixels_in_flight: int = 80_000_000  # most source pixels decoding at once (~8 bytes each); one may exceed it alone
+    max_bytes_in_flight: int = 256 * 2**20  # most encoded bytes read ahead of the decoders (one file always passes)
 
     def validate(self) -> None:
         if not 4 <= self.size <= 1024:
@@ -35,8 +37,10 @@ class PackOptions:
             raise DataError(f"crop must be 'center' or 'none', got {self.crop!r}")
         if self.labels not in ("none", "from-folders"):
             raise DataError(f"labels must be 'none' or 'from-folders', got {self.labels!r}")
-        if min(self.max_files, self.max_total_bytes, self.max_pixels, self.max_file_bytes) < 1:
-            raise DataError("max_files, max_total_bytes, max_pixels and max_file_bytes must be positive")
+        caps = ("max_files", "max_total_bytes", "max_pixels", "max_file_bytes", "max_pixels_in_flight",
+                "max_bytes_in_flight")
+        if min(getattr(self, c) for c in caps) < 1:
+            raise DataError(f"{', '.join(caps)} must be positive")
         if Image.MAX_IMAGE_PIXELS and self.max_pixels > Image.MAX_IMAGE_PIXELS:
             raise DataError(f"max_pixels can be at most Pillow's limit, {Image.MAX_IMAGE_PIXELS}")
 

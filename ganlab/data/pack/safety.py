@@ -8,7 +8,10 @@ cap that is exceeded raises DataError and stops the whole pack.
 - an entry that is not an image name is ignored, unless it is unsafe (then reported);
 - unsafe in an archive: an absolute path (`/x`, `C:x`), a `..` part, a link, a device or
   FIFO, anything else that is not a regular file, an encrypted zip member;
-- unsafe in a folder: a symlink that leads outside SRC (symlinked folders are not entered);
+- unsafe in a folder: a symlink that leads outside SRC (symlinked folders are not entered),
+  and anything that is not a regular file once the links are followed (a FIFO would block
+  the read forever, /dev/zero never ends, a socket cannot be read);
+- SRC itself must be a folder or a regular file (`not_regular`, the same rule);
 - an image file over max_file_bytes is skipped;
 - more than max_files entries, or more than max_total_bytes (uncompressed), stops the pack.
 """
@@ -65,10 +68,28 @@ def tar_member_problem(m: tarfile.TarInfo) -> Optional[str]:
         None if m.isreg() else "not a regular file")
 
 
-def folder_entry_problem(real_root: str, full: str) -> Optional[str]:
-    """A symlink inside SRC may point anywhere in SRC, never out of it."""
-    outside = os.path.commonpath([real_root, os.path.realpath(full)]) != real_root
-    return "symlink points outside SRC" if outside else None
+def folder_entry_problem(real_root: str, full: str, mode: Optional[int]) -> Optional[str]:
+    """A symlink inside SRC may point anywhere in SRC, never out of it; `mode` (from os.stat,
+    links followed; None when it failed) must be a regular file's."""
+    if os.path.commonpath([real_root, os.path.realpath(full)]) != real_root:
+        return "symlink points outside SRC"
+    what = None if mode is None else not_regular(mode)
+    return f"not a regular file: {what}" if what else None
+
+
+FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def not_regular(mode: int) -> Optional[str]:
+    """What a file is when it is not a regular file (from its stat mode), else None.
+
+    Checked from `stat` before a file is opened and again from `fstat` once it is open (so a
+    file swapped for a FIFO in between is caught too); nothing is read from such a file.
+    """
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in FILE_KINDS if test(mode)), "an unknown kind of file")
 
 
 def oversize(size: int, max_file_bytes: int) -> Optional[str]:

@@ -2,6 +2,8 @@
 
 One `_Source` subclass per kind lists the entries and reads one entry's bytes; which entries
 are refused, and which caps stop the pack, is decided in `safety.py` (one screen to audit).
+Every file is opened by `open_regular`, SRC itself and each file of a folder alike: a FIFO,
+a device or a socket is refused before a byte is read from it (a FIFO never blocks the open).
 """
 
 from __future__ import annotations
@@ -10,17 +12,50 @@ import bz2
 import gzip
 import lzma
 import os
+import stat
 import struct
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Optional
 
 from ..base import DataError
 from . import safety
 from .options import PackOptions
+
+
+class SkipFile(Exception):
+    """One file of a folder cannot be packed; the message is the reason shown to the user."""
+
+
+class NotRegular(SkipFile):
+    def __init__(self, what: str):
+        super().__init__(f"not a regular file: {what}")
+        self.what = what
+
+
+def open_regular(path) -> BinaryIO:
+    """`path` opened for reading, if it is a regular file; else SkipFile saying what it is.
+
+    stat first, so a device is never opened at all (opening some has side effects, such as a
+    tape rewinding); then open with O_NONBLOCK, so a file swapped for a FIFO meanwhile cannot
+    block, and fstat the descriptor: what is read is what was checked.
+    """
+    what = safety.not_regular(os.stat(path).st_mode)
+    if what:
+        raise NotRegular(what)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        what = safety.not_regular(os.fstat(fd).st_mode)
+        if what:
+            raise NotRegular(what)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class _Source:
@@ -66,25 +101,34 @@ class _FolderSource(_Source):
                 name = Path(os.path.relpath(full, self.path)).as_posix()
                 if not safety.is_image_name(name):
                     continue
-                size = os.stat(full).st_size if os.path.exists(full) else 0
-                self._keep(name, safety.folder_entry_problem(root, full), size, full)
+                try:
+                    st, unreadable = os.stat(full), None  # follows a symlink: checks what would be read
+                except OSError as e:
+                    st, unreadable = None, f"cannot read: {e.strerror or e}"
+                problem = safety.folder_entry_problem(root, full, st and st.st_mode) or unreadable
+                size = 0 if problem else st.st_size
+                self._keep(name, problem, size, full)
                 self._check_count(len(self.kept))
                 total += size
         self._check_bytes(total, "the image files")
         return list(self.kept)
 
     def read(self, name: str) -> bytes:
-        with open(self.kept[name], "rb") as f:
-            return f.read(self.opts.max_file_bytes + 1)
+        with open_regular(self.kept[name]) as f:
+            data = f.read(self.opts.max_file_bytes + 1)
+        if len(data) > self.opts.max_file_bytes:  # it grew after it was listed
+            raise SkipFile(safety.oversize(len(data), self.opts.max_file_bytes))
+        return data
 
 
 class _ZipSource(_Source):
     """A .zip, members sorted by name; zipfile never reads past a member's declared size."""
 
-    def __init__(self, path, opts, on_skip):
+    def __init__(self, path, opts, on_skip, raw: BinaryIO):
         super().__init__(path, opts, on_skip)
-        self._check_count(_zip_entry_count(path))  # before zipfile parses the whole directory
-        self.zf = zipfile.ZipFile(path)
+        self.raw = raw
+        self._check_count(_zip_entry_count(raw))  # before zipfile parses the whole directory
+        self.zf = zipfile.ZipFile(raw)
 
     def names(self) -> list[str]:
         infos = self.zf.infolist()
@@ -103,6 +147,7 @@ class _ZipSource(_Source):
 
     def close(self) -> None:
         self.zf.close()
+        self.raw.close()  # zipfile leaves a file object it was given open
 
 
 class _Capped:
@@ -159,43 +204,50 @@ class _TarSource(_Source):
         self.raw.close()
 
 
-def _zip_entry_count(path: Path) -> int:
+def _zip_entry_count(f: BinaryIO) -> int:
     """Entries declared in a zip's end record, read without parsing its central directory."""
-    with open(path, "rb") as f:
-        size = f.seek(0, 2)
-        f.seek(max(0, size - 65557))
-        tail = f.read()
-        i = tail.rfind(b"PK\x05\x06")
-        if i < 0 or len(tail) - i < 22:
-            return 0  # zipfile itself will say what is wrong
-        total = struct.unpack_from("<H", tail, i + 10)[0]
-        if total == 0xFFFF and i >= 20 and tail[i - 20:i - 16] == b"PK\x06\x07":  # zip64
-            f.seek(struct.unpack_from("<Q", tail, i - 12)[0])
-            rec = f.read(56)
-            if rec[:4] == b"PK\x06\x06":
-                total = struct.unpack_from("<Q", rec, 32)[0]
-        return total
+    size = f.seek(0, 2)
+    f.seek(max(0, size - 65557))
+    tail = f.read()
+    i = tail.rfind(b"PK\x05\x06")
+    if i < 0 or len(tail) - i < 22:
+        return 0  # zipfile itself will say what is wrong
+    total = struct.unpack_from("<H", tail, i + 10)[0]
+    if total == 0xFFFF and i >= 20 and tail[i - 20:i - 16] == b"PK\x06\x07":  # zip64
+        f.seek(struct.unpack_from("<Q", tail, i - 12)[0])
+        rec = f.read(56)
+        if rec[:4] == b"PK\x06\x06":
+            total = struct.unpack_from("<Q", rec, 32)[0]
+    return total
 
 
 @contextmanager
 def _open_source(src, opts: PackOptions, on_skip: Callable[[str, str], None]) -> Iterator[_Source]:
     """The right `_Source` for SRC; archive errors become DataError, and it is always closed."""
     path = Path(src)
-    if not path.exists():
-        raise DataError(f"source not found: {path}")
     kinds = "a folder, a .zip or a .tar (.tar.gz, .tar.bz2, .tar.xz) archive of images"
     try:
-        if path.is_dir():
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        raise DataError(f"source not found: {path}") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path} ({e.strerror or e}); give {kinds}") from None
+    try:
+        if is_dir:
             source: _Source = _FolderSource(path, opts, on_skip)
-        elif zipfile.is_zipfile(path):
-            source = _ZipSource(path, opts, on_skip)
         else:
-            raw = open(path, "rb")
+            raw = open_regular(path)
             try:
-                source = _TarSource(path, opts, on_skip, raw)
+                if zipfile.is_zipfile(raw):
+                    source = _ZipSource(path, opts, on_skip, raw)
+                else:
+                    raw.seek(0)
+                    source = _TarSource(path, opts, on_skip, raw)
             except BaseException:
                 raw.close()
                 raise
+    except NotRegular as e:
+        raise DataError(f"{path} is {e.what}, not {kinds}") from None
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, lzma.LZMAError) as e:
         raise DataError(f"{path} is not {kinds} ({e})") from None
     try:
