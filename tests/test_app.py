@@ -225,4 +225,4 @@ def test_finished_conditional_image_run_shows_a_grid_and_time_lapse():
     assert not at.exception, at.exception
     captions = [c for img in at.get("image") for c in img.captions]
     assert "Fixed latent batch at step 20 · one row per class" in captions
-    assert at.select_slider(key=f"tl_{run_id}").value == 1  # the last of the two snapshots
+    assert at.select_slider(key=f"tl_{run_id}").value == 20  # the step of the last of the two snapshots

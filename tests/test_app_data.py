@@ -121,3 +121,106 @@ def test_pack_an_uploaded_zip(tmp_path):
     assert metrics["Images"] == "6" and metrics["Skipped"] == "1" and metrics["Classes"] == "2"
     assert (Path(os.environ["GANLAB_DATA"]) / "sprites.h5").is_file()
     assert not (Path(os.environ["GANLAB_DATA"]).parent / "evil.png").exists()
+
+
+# ---------------------------------------------------------------- datasets that need files (issue #22)
+
+MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _shown(markdown: str) -> str:
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown.replace("`", ""))
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """$GANLAB_MIRROR on a local http.server of small valid files; torchvision expects their md5s."""
+    from tests.helpers.mirror import build_mirror, expect_these_files, serving
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    expect_these_files(monkeypatch, build_mirror(tmp_path / "mirror"))
+    with serving(tmp_path / "mirror") as url:
+        monkeypatch.setenv("GANLAB_MIRROR", url)
+        yield url
+
+
+def test_download_from_the_mirror_with_a_progress_bar(mirror):
+    """Download fashion-mnist on the page: torchvision fetches it from the mirror, the bar ends on a summary,
+    the page says it is here, the browser shows it, and the Train page is Ready for it."""
+    at = _data_page()
+    at.radio(key="dl_name").set_value("fashion-mnist").run()
+    assert f"{mirror}/fashion-mnist/" in " ".join(c.value for c in at.caption)
+    at.button(key="dl_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    bars = [b.proto.text for b in at.get("progress")]
+    assert any(t.startswith("Downloaded fashion-mnist: 4 files") for t in bars), bars
+    assert any("fashion-mnist is here" in s.value for s in at.success)
+    assert (Path(os.environ["GANLAB_DATA"]) / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    assert at.selectbox(key="data_browse").value == "fashion-mnist"
+    assert {m.label: m.value for m in at.metric}["Samples"] == "30"
+    at.switch_page("views/train.py").run()
+    at.selectbox(key="cfg_dataset").set_value("fashion-mnist").run()
+    assert any(s.value.startswith("Ready: fashion-mnist") for s in at.success) and not at.button(key="start").disabled
+
+
+def test_offline_download_says_which_files_to_put_where(monkeypatch):
+    """Nothing answers: the error names the folder and the files, the by-hand list is open, nothing is kept."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("GANLAB_MIRROR", f"http://127.0.0.1:{s.getsockname()[1]}")
+    at = _data_page()
+    assert at.radio(key="dl_name").value == "mnist"
+    at.button(key="dl_go").click().run()
+    assert not at.exception
+    folder = Path(os.environ["GANLAB_DATA"]) / "MNIST" / "raw"
+    error = " ".join(_shown(e.value) for e in at.error)
+    assert error.startswith("mnist: the download from") and "Connection refused" in error, error
+    assert str(folder) in error and all(n in error for n in MNIST_NAMES), error
+    by_hand = [e for e in at.expander if "Put the files there yourself" in e.label][0]
+    assert str(folder) in _shown(by_hand.markdown[0].value)
+    assert by_hand.dataframe[0].value["here"].tolist() == ["missing"] * 4
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_upload_errors_name_the_upload_not_a_temporary_file():
+    at = _data_page()
+    at.file_uploader(key="data_upload").upload("holiday.zip", b"this is not a zip file", "application/zip").run()
+    at.button(key="data_pack").click().run()
+    assert not at.exception
+    error = " ".join(e.value for e in at.error)
+    assert "holiday.zip" in error and "/tmp" not in error and "ganlab-upload" not in error, error
+
+
+def test_the_pack_report_goes_when_the_source_changes(tmp_path):
+    """A "Packed ..." report is about one source: after switching to an upload it is gone, not left stale."""
+    src = _folder(tmp_path / "pics", n=3)
+    at = _data_page()
+    at.radio(key="data_src_kind").set_value("server").run()
+    at.text_input(key="data_path").set_value(str(src)).run()
+    at.button(key="data_pack").click().run()
+    assert any("Packed 3 images" in s.value for s in at.success)
+    at.radio(key="data_src_kind").set_value("upload").run()
+    assert not any("Packed" in s.value for s in at.success)
+
+
+def test_an_existing_file_is_replaced_only_when_asked(tmp_path):
+    """Packing to a name that exists asks first (a checkbox naming the file); ticked, pack replaces it."""
+    src = _folder(tmp_path / "pics", n=3)
+    out = Path(os.environ["GANLAB_DATA"]) / "pics.h5"
+    at = _data_page()
+    at.radio(key="data_src_kind").set_value("server").run()
+    at.text_input(key="data_path").set_value(str(src)).run()
+    at.button(key="data_pack").click().run()
+    first = out.stat().st_mtime_ns
+    at.run()
+    assert any("pics.h5 already exists" in w.value for w in at.warning) and at.button(key="data_pack").disabled
+    box = at.checkbox(key="data_replace_pics")
+    assert box.label == "Replace the existing file pics.h5"
+    box.check().run()
+    at.button(key="data_pack").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Packed 3 images" in s.value for s in at.success) and out.stat().st_mtime_ns != first

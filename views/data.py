@@ -1,22 +1,90 @@
-"""Data: pack a folder or an archive of images into one HDF5 file, and browse any dataset."""
+"""Data: get MNIST, Fashion-MNIST or CIFAR-10 (download, or which files to put where), pack a folder or an
+archive of images into one HDF5 file, and browse any dataset."""
 
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from ganlab.data import DATASETS, DataError
+from ganlab.data import download as files
 from ganlab.data.pack import PackOptions, pack
 from ganlab.ui.common import show_errors
 from ganlab.ui.latent_widgets import label_histogram, overview_for
 from ganlab.ui.manager import get_manager
+from ganlab.ui.text import literal
 from ganlab.viz import images, points
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-REPORT = "_pack_report"  # session_state: the last PackReport, shown until the next pack
+REPORT = "_pack_report"  # session_state: (source, PackReport) of the last pack, shown while that source is chosen
+FETCHED = "_download_report"  # session_state: (dataset, sentence) of the last download, shown while it is chosen
 CHART = {"config": {"displaylogo": False}}
+
+
+# ---------------------------------------------------------------- datasets that need files
+
+def download_section(root: Path) -> None:
+    st.subheader("Get MNIST, Fashion-MNIST or CIFAR-10")
+    st.caption("These three need files on this server. ganlab fetches them with torchvision's own downloader "
+               "(its checksums are checked), or you put the files there yourself.")
+    names = files.SOURCES.names()
+    if st.session_state.get("dl_name") not in names:
+        st.session_state["dl_name"] = names[0]
+    name = st.radio("Dataset to get", names, horizontal=True, key="dl_name",
+                    format_func=lambda n: f"{n} (about {files.SOURCES.get(n).size_mb} MB)")
+    status = files.status(name, root)
+    done = st.session_state.get(FETCHED)
+    if status.ready:
+        if done and done[0] == name:
+            st.progress(1.0, text=done[1])
+        st.success(f"{name} is here, in `{status.folder}`: choose it on the Train page.",
+                   icon=":material/check_circle:")
+    else:
+        st.info(f"{name} is not on this server yet.", icon=":material/cloud_download:")
+        if st.button(f"Download {name}", type="primary", key="dl_go", icon=":material/download:",
+                     help="Runs while this page is open; leaving it stops the download (a cut-off file is deleted)."):
+            with show_errors(f"Could not download {name}"):
+                try:
+                    st.session_state[FETCHED] = (name, run_download(name, root))
+                except DataError as e:  # the sentence says what failed and which files to put where
+                    st.error(literal(e), icon=":material/cloud_off:")
+                else:
+                    st.session_state["data_browse"] = name
+                    st.rerun()
+        st.caption(f"From {literal(files.upstream_url(name))}" + ("" if files.mirror_url() else
+                   f" (set the environment variable `{files.MIRROR_ENV}` to use a mirror)") + ".")
+    with st.expander("No internet here? Put the files there yourself", expanded=not status.ready):
+        st.markdown(f"Put these files in `{status.folder}`"
+                    + (" (each may also be its `.gz`, as distributed):" if status.gz_ok else ":"))
+        st.dataframe([{"file": f, "here": "yes" if f not in status.missing else "missing"} for f in status.files],
+                     hide_index=True, width="content")
+        if status.archive is not None:
+            st.caption(f"Or put the archive `{status.archive.name}` in `{status.archive.parent}`: "
+                       "it is unpacked the first time the dataset is loaded.")
+        st.caption(f"torchvision fetches them from {literal(files.torchvision_url(name))}.")
+
+
+def run_download(name: str, root: Path) -> str:
+    """Download in this script run, moving the progress bar from torchvision's loop (same thread); -> a summary."""
+    bar = st.progress(0.0, text=f"Connecting to {files.upstream_url(name)}…")
+    seen: dict[str, int] = {}
+    t0 = time.perf_counter()
+
+    def progress(file: str, done: int, total: int) -> None:
+        seen[file] = done
+        size = f"{megabytes(done)} of {megabytes(total)}" if total else megabytes(done)
+        bar.progress(min(done / total, 1.0) if total else 0.0, text=f"Downloading {file}: {size}")
+
+    files.download(name, root, progress=progress)
+    return (f"Downloaded {name}: {len(seen)} file{'s' * (len(seen) != 1)}, {megabytes(sum(seen.values()))} "
+            f"in {time.perf_counter() - t0:.1f} s")
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB" if n >= 100_000 else f"{n / 1e3:,.1f} kB"
 
 
 def packed_files(root: Path) -> list[str]:
@@ -30,24 +98,40 @@ def default_name(src: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:64] or "my_images"
 
 
+def replace_label(out: Path) -> str:
+    return f"Replace the existing file {out.name}"
+
+
 def name_problem(name: str, out: Path, replace: bool) -> str | None:
     if not NAME_RE.fullmatch(name):
         return "the name may use letters, digits, - and _ only (at most 64 characters)"
     if out.exists() and not replace:
-        return f"{out.name} already exists: tick 'Replace it' or choose another name"
+        return f"{out.name} already exists: tick “{replace_label(out)}” or choose another name"
     return None
 
 
-def run_pack(src: Path, out: Path, opts: PackOptions):
+def run_pack(src: Path, out: Path, opts: PackOptions, replace: bool):
     """Pack in this script run, moving the progress bar from pack's callback (same thread)."""
     bar = st.progress(0.0, text="Looking for images…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / total if total else 1.0, text=f"Packing: {done:,} / {total:,} images")
 
-    report = pack(src, out, opts, progress=progress)
+    report = pack(src, out, opts, progress=progress, overwrite=replace)  # pack refuses an existing file without it
     bar.progress(1.0, text=f"Packed {report.n_images:,} images")
     return report
+
+
+def pack_upload(upload, out: Path, opts: PackOptions, replace: bool):
+    """Pack an uploaded archive from a private temporary copy that keeps its name; errors name the upload, not
+    the copy."""
+    with tempfile.TemporaryDirectory(prefix="ganlab-upload-") as tmp:
+        copy = Path(tmp) / (Path(upload.name).name or "upload")
+        copy.write_bytes(upload.getbuffer())
+        try:
+            return run_pack(copy, out, opts, replace)
+        except DataError as e:
+            raise DataError(str(e).replace(str(copy), upload.name).replace(tmp, "the upload")) from None
 
 
 def pack_section(root: Path) -> None:
@@ -89,9 +173,11 @@ def pack_section(root: Path) -> None:
         name = st.text_input("Dataset name", value=default_name(source_name) if source_name else "",
                              key=f"data_name_{source_name}", placeholder="my_images")
     out = root / f"{name}.h5"
-    with c2:
-        replace = st.checkbox("Replace it", key="data_replace", disabled=not out.exists() or not name,
-                              help="A dataset of this name exists; packing writes a new file in its place.")
+    replace = False
+    if name and out.exists():
+        with c2:  # keyed by the file: a tick given for one name never replaces another
+            replace = st.checkbox(replace_label(out), key=f"data_replace_{name}",
+                                  help="Packing then writes a new file in its place; the old one is gone.")
     problem = None
     if not source_name:
         problem = "choose an archive to upload" if kind == "upload" else "type a folder or archive path"
@@ -102,21 +188,20 @@ def pack_section(root: Path) -> None:
     st.caption(f"Writes `{out if name else root / '<name>.h5'}`; it then appears in the Train page's dataset list. "
                "Packing runs while this page is open: leaving it or changing a widget cancels the pack "
                "(no half-written file is kept; the CLI `python -m ganlab pack` does the same without a browser).")
+    source = (kind, source_name)
     if st.button("Pack", type="primary", key="data_pack", icon=":material/inventory_2:", disabled=problem is not None):
         opts = PackOptions(size=int(size), channels=int(channels), crop=crop, labels=labels)
         st.session_state.pop(REPORT, None)
         with show_errors("Could not pack"):
             if upload is not None:
-                suffix = "".join(Path(upload.name).suffixes[-2:])
-                with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-                    tmp.write(upload.getbuffer())
-                    tmp.flush()
-                    report = run_pack(Path(tmp.name), out, opts)
+                report = pack_upload(upload, out, opts, replace)
             else:
-                report = run_pack(Path(server_path).expanduser(), out, opts)
-            st.session_state[REPORT] = report
+                report = run_pack(Path(server_path).expanduser(), out, opts, replace)
+            st.session_state[REPORT] = (source, report)
             st.session_state["data_browse"] = f"hdf5:{out}"
-    show_report(st.session_state.get(REPORT))
+    last = st.session_state.get(REPORT)
+    if last is not None and last[0] == source:  # another source chosen since: that report is not about it
+        show_report(last[1])
 
 
 def show_report(report) -> None:
@@ -149,10 +234,10 @@ def browse_section(root: Path) -> None:
     try:
         o = overview_for(name, root)
     except DataError as e:
-        st.error(str(e))
+        st.error(literal(e))
         return
     except Exception as e:  # noqa: BLE001 - a damaged file is a message, never a traceback
-        st.error(f"Could not read {name}: {type(e).__name__}: {e}")
+        st.error(literal(f"Could not read {name}: {type(e).__name__}: {e}"))
         return
     with show_errors(f"Could not show {name}"):
         show_overview(o)
@@ -190,6 +275,8 @@ def show_overview(o) -> None:
 
 st.title(":material/database: Data")
 data_root = get_manager().data_root
+download_section(data_root)
+st.divider()
 pack_section(data_root)
 st.divider()
 browse_section(data_root)

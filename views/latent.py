@@ -19,10 +19,13 @@ from ganlab.ui.latent_widgets import (
 )
 from ganlab.ui.manager import get_manager, selected_run_id
 from ganlab.ui.monitor import real_points
+from ganlab.ui.text import literal
 from ganlab.viz import images, points
 
 CHART = {"config": {"displaylogo": False}}
 SEED_MAX = 2**32 - 1
+# as code, so Markdown shows the * of a weight (and the text is what the box accepts)
+ARITHMETIC_EXAMPLES = ", ".join(f"`{e}`" for e in ("12 + 7", "12 - 7", "12 - 7 + 3", "0.5*12 + 0.5*7"))
 
 
 def need_run(message: str) -> None:
@@ -57,7 +60,8 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
     if ex.kind == "images":
         show_strip(x, captions)
         row = st.container(horizontal=True)
-        row.download_button("PNG", strip_png(x), file_name=png_name(rid, what), mime="image/png",
+        row.download_button("PNG", lambda: strip_png(x, captions, f"{rid} · {title} · G at step {ex.step:,}"),
+                            file_name=png_name(rid, what), mime="image/png",
                            key=f"png_{what}", icon=":material/download:", on_click="ignore")
         if gif:
             row.download_button("GIF", lambda: gif_of(x), file_name=png_name(rid, what)[:-4] + ".gif", mime="image/gif",
@@ -121,17 +125,17 @@ def arithmetic_tab(ex) -> None:
     c1, c2 = st.columns([3, 1])
     with c1:
         text = st.text_input("Seed arithmetic", "12 + 7 - 3", key="lat_expr",
-                             help="Seeds joined by + and -, with optional weights: 12 + 7, 12 - 7, "
-                                  "12 - 7 + 3, 0.5*12 + 0.5*7. The latents are added, then G draws the sum.")
+                             help=f"Seeds joined by + and -, with optional weights: {ARITHMETIC_EXAMPLES}. "
+                                  "The latents are added, then G draws the sum.")
     with c2:
         label = class_select(ex, "Class", "lat_class_a2")
     st.caption("Make Your Own GAN found that adding two seeds gives a sample that mixes both, while "
                "subtracting one gives nothing recognisable: the difference of two latents is not "
-               "'seed A without seed B'. Try 12 + 7 and then 12 - 7 to see it for yourself.")
+               "'seed A without seed B'. Try `12 + 7` and then `12 - 7` to see it for yourself.")
     try:
         ar = ex.arithmetic(text, label)
     except ValueError as e:
-        st.error(f"{e}. Write seeds joined by + and -, for example 12 + 7 - 3.")
+        st.error(f"{literal(e)}. Write seeds joined by + and -, with optional weights: {ARITHMETIC_EXAMPLES}.")
         return
     names = [f"seed {s}" + (f" × {abs(w):g}" if abs(w) != 1 else "") for s, w in ar.terms]
     if ex.kind == "images":
@@ -144,9 +148,11 @@ def arithmetic_tab(ex) -> None:
                                      unsafe_allow_html=True)
             if i == 0 and w < 0:
                 cols[0].caption("(subtracted)")
-        cols[-1].image(tiles(ar.result, min_tile=96)[0], caption=ar.text(), width="stretch")
+        cols[-1].image(tiles(ar.result, min_tile=96)[0], caption=literal(ar.text()), width="stretch")
         both = np.concatenate([ar.operands, ar.result])
-        st.download_button("PNG", strip_png(both), file_name=png_name(ex.run_id, "arithmetic"), mime="image/png",
+        st.download_button("PNG", lambda: strip_png(both, names + [ar.text()], f"{ex.run_id} · seed arithmetic "
+                                                    f"{ar.text()} · G at step {ex.step:,}"),
+                           file_name=png_name(ex.run_id, "arithmetic"), mime="image/png",
                            key="png_arith", icon=":material/download:", on_click="ignore")
     elif ex.spec.shape == (2,):
         fig = labelled_points_figure(ar.operands, names, real=real_points(ex.cfg.dataset), result=ar.result,

@@ -1,4 +1,8 @@
-"""Train: pick data, architecture, loss and knobs (or a preset), see problems before Start, start a run."""
+"""Train: pick data, architecture, loss and knobs (or a preset), see problems before Start, start a run.
+
+What the form shows is what runs: number boxes take any number (no widget bounds that would quietly keep an
+older value), and the config's own validation says what is wrong, with Start disabled until it is fixed.
+"""
 
 import streamlit as st
 
@@ -6,16 +10,19 @@ from ganlab.config import ConfigError, RunConfig
 from ganlab.config.presets import PRESETS
 from ganlab.config.validate import CHOICES, RANGES, validate_config
 from ganlab.data import DATASETS, dataset_spec
+from ganlab.data import download as files
 from ganlab.game.losses import LOSSES
 from ganlab.game.schedules import SCHEDULES
 from ganlab.models import ARCHS
-from ganlab.paths import data_root
 from ganlab.ui.common import select_run, show_errors, show_flashes
 from ganlab.ui.manager import get_manager
+from ganlab.ui.text import literal
 
 FORM = "train_form"  # session_state: the form's values, kept while other pages are open
+APPLIED = "train_preset_applied"  # session_state: the preset whose values are in the form (to take them back)
 DEFAULTS = RunConfig().to_dict()
 TUPLES = ("g_hidden", "d_hidden")  # edited as "128,128" text
+HEADLINE = ("dataset", "arch", "loss", "steps", "batch_size")  # the Ready line names these; the rest when changed
 
 
 def _plain(values: dict) -> dict:
@@ -23,33 +30,75 @@ def _plain(values: dict) -> dict:
     return {k: ",".join(str(w) for w in v) if k in TUPLES else v for k, v in values.items()}
 
 
-def _apply_preset() -> None:
-    """Preset callback (runs before widgets exist): fill the form and every widget from the preset."""
-    name = st.session_state.get("train_preset")
-    if not name:
-        return
-    values = _plain({**DEFAULTS, **PRESETS.get(name).values})
-    st.session_state[FORM] = values
-    for k, v in values.items():
+def _set_form(values: dict) -> None:
+    form = st.session_state[FORM]
+    for k, v in _plain(values).items():
+        form[k] = v
         st.session_state[f"cfg_{k}"] = v
 
 
-def _hdf5_datasets() -> list[str]:
-    root = data_root()
+def _apply_preset() -> None:
+    """Preset callback (runs before widgets exist): fill the form from the preset, or, back on "choose a
+    preset", put every field the last preset set back to its default, so nothing it set stays unseen."""
+    name = st.session_state.get("train_preset")
+    if name:
+        _set_form({**DEFAULTS, **PRESETS.get(name).values})
+        st.session_state[APPLIED] = name
+    elif st.session_state.get(APPLIED) in PRESETS:
+        _set_form({k: DEFAULTS[k] for k in PRESETS.get(st.session_state.pop(APPLIED)).values if k in DEFAULTS})
+
+
+def _hdf5_datasets(root) -> list[str]:
     return [f"hdf5:{p}" for p in sorted(root.glob("*.h5"))] if root.is_dir() else []
 
 
-def _dataset_caption(name: str) -> str:
+def _dataset_caption(name: str, root) -> str:
     if name in DATASETS:
         entry = DATASETS.entry(name)
-        need = "" if entry.obj.offline else f" Needs files under `{data_root()}` (see the Data page)."
-        return entry.description + need
+        if not files.needs_files(name):
+            return entry.description
+        status = files.status(name, root)
+        return entry.description + (f". Its files are in `{status.folder}`." if status.ready
+                                    else ". Needs files: see below.")
     try:
-        spec = dataset_spec(name)
+        spec = dataset_spec(name, root)
     except Exception as e:  # noqa: BLE001 - shown, not raised
-        return f"Packed HDF5 file; unreadable: {e}"
+        return f"Packed HDF5 file; unreadable: {literal(e)}"
     classes = f", {spec.num_classes} classes" if spec.num_classes else ""
     return f"Packed HDF5 file ({spec.kind} {'x'.join(map(str, spec.shape))}{classes})"
+
+
+def _allowed(name: str) -> str:
+    """The range validate_config accepts, said in the field's help (its own numbers, not a copy)."""
+    if name not in RANGES:
+        return ""
+    lo, hi, inclusive = RANGES[name]
+    fmt = "{:,}" if isinstance(lo, int) else "{:g}"
+    return f" Allowed: {'from ' + fmt.format(lo) if inclusive else 'above ' + fmt.format(lo)} to {fmt.format(hi)}."
+
+
+def _shown(value) -> str:
+    """A config value as it runs: every digit of a float (a box's format may round what it shows)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _changed(cfg: RunConfig) -> list[str]:
+    """Every field off its default that the Ready line does not name, as `field = value`."""
+    values = cfg.to_dict()
+    return [f"`{k} = {_shown(v)}`" for k, v in values.items() if k not in HEADLINE and v != DEFAULTS.get(k)]
+
+
+def _needs_files(name: str, root) -> None:
+    """The dataset's files are missing: say which to put where, and offer the Data page's download."""
+    status = files.status(name, root)
+    st.warning(f"**{name} needs files** — download it on the Data page, or "
+               f"{literal(files.by_hand(name, root, status.missing))}. Start stays off until they are there.",
+               icon=":material/folder_off:")
+    if st.button(f"Get {name} on the Data page", key="train_get_data", icon=":material/download:"):
+        st.session_state["dl_name"] = name
+        st.switch_page("views/data.py")
 
 
 def _short(name: str) -> str:
@@ -67,18 +116,18 @@ def field(name: str, label: str, kind: str = "number", help: str | None = None, 
         st.toggle(label, key=key, help=help)
     elif kind == "text":
         st.text_input(label, key=key, help=help)
-    else:
-        lo = RANGES.get(name, (None,))[0]
+    else:  # no min/max: a typed value always reaches validate_config, which says what is allowed
+        help = (help or "") + _allowed(name)
         if isinstance(DEFAULTS[name], float):
             st.session_state[key] = float(st.session_state[key])
-            st.number_input(label, key=key, help=help, min_value=float(lo) if lo is not None else None,
-                            format=kw.pop("format", "%g"), step=kw.pop("step", None), **kw)
+            st.number_input(label, key=key, help=help, format=kw.pop("format", "%g"), step=kw.pop("step", None), **kw)
         else:
-            st.number_input(label, key=key, help=help, min_value=lo, step=1, **kw)
+            st.number_input(label, key=key, help=help, step=1, **kw)
     form[name] = st.session_state[key]
 
 
 st.session_state.setdefault(FORM, _plain(DEFAULTS))
+root = get_manager().data_root
 st.title("Train a GAN")
 st.caption("Pick what G should learn, how G and D are built and which game they play. "
            "Problems are explained here before you press Start; the run trains in the background.")
@@ -87,19 +136,24 @@ show_flashes()
 st.selectbox("Start from a preset (optional)", [""] + PRESETS.names(), key="train_preset",
              on_change=_apply_preset,
              format_func=lambda n: "— choose a preset to fill the form —" if not n else f"{n}: {PRESETS.describe(n)}",
-             help="Each preset reproduces one system of the source material (docs/SOURCES.md); "
-                  "you can still change any field afterwards.")
+             help="Each preset reproduces one system of the source material; you can still change any field "
+                  "afterwards. Back on “choose a preset”, the fields it set return to their defaults.")
 if st.session_state.get("train_preset"):
-    st.caption(f"Source: {PRESETS.get(st.session_state['train_preset']).source}")
+    chosen = st.session_state["train_preset"]
+    st.caption(f"Source: {literal(PRESETS.get(chosen).source)}")
+    with st.expander(f"About the preset {chosen}: where it comes from and what it sets"):
+        st.markdown(f"**{literal(PRESETS.describe(chosen))}**  \nSource: {literal(PRESETS.get(chosen).source)}")
+        st.dataframe([{"field": k, "value": _shown(v)} for k, v in PRESETS.get(chosen).values.items()],
+                     hide_index=True, width="stretch")
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    options = DATASETS.names() + _hdf5_datasets()
+    options = DATASETS.names() + _hdf5_datasets(root)
     if st.session_state[FORM]["dataset"] not in options:
         options.append(st.session_state[FORM]["dataset"])
     field("dataset", "Dataset", "select", options=options, format_func=_short,
           help="Built-in datasets, plus every packed *.h5 file in the data root (`ganlab pack`).")
-    st.caption(_dataset_caption(st.session_state[FORM]["dataset"]))
+    st.caption(_dataset_caption(st.session_state[FORM]["dataset"], root))
 with c2:
     field("arch", "Architecture", "select", options=ARCHS.names(), help="How G and D are built.")
     st.caption(ARCHS.describe(st.session_state[FORM]["arch"]))
@@ -175,17 +229,22 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
 cfg, problem = None, None
 try:
     cfg = RunConfig.from_dict(dict(st.session_state[FORM]))
-    validate_config(cfg, data_root())
+    validate_config(cfg, root)
 except ConfigError as e:
     cfg, problem = None, str(e)
 except Exception as e:  # noqa: BLE001 - e.g. an unreadable HDF5 file
     cfg, problem = None, f"{type(e).__name__}: {e}"
 
+missing = cfg is not None and files.needs_files(cfg.dataset) and not files.status(cfg.dataset, root).ready
 if problem:
-    st.error(f"Cannot start yet — {problem}")
+    st.error(f"Cannot start yet — {literal(problem)}")
+elif missing:
+    _needs_files(cfg.dataset, root)
 else:
-    st.success(f"Ready: {cfg.dataset} · {cfg.arch} · {cfg.loss} · {cfg.steps:,} steps · batch {cfg.batch_size}")
-if st.button("Start training", type="primary", disabled=cfg is None, key="start", icon=":material/play_arrow:"):
+    changed = _changed(cfg)
+    st.success(f"Ready: {literal(cfg.dataset)} · {cfg.arch} · {cfg.loss} · {cfg.steps:,} steps · batch {cfg.batch_size}"
+               + (f"  \nAlso set (not the defaults): {' · '.join(changed)}" if changed else ""))
+if st.button("Start training", type="primary", disabled=cfg is None or missing, key="start", icon=":material/play_arrow:"):
     with show_errors("Could not start the run"):
         run_id = get_manager().start(cfg)
         select_run(run_id)

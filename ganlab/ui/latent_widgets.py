@@ -19,6 +19,7 @@ from ..explore.explorer import Explorer, load_generator
 from ..store import Run, RunError
 from ..viz import images
 from ..viz.style import D_COLOR, FAKE, REAL
+from .text import literal
 
 MAX_GIF_FRAMES = 120  # time-lapse frames kept (evenly spaced) so a long run's GIF stays small
 
@@ -70,15 +71,17 @@ def tiles(x: np.ndarray, min_tile: int = 64) -> list[np.ndarray]:
     return [images.image_grid(x[i:i + 1], padding=2, min_tile=min_tile) for i in range(len(x))]  # white edge
 
 
-def strip_png(x: np.ndarray, nrow: Optional[int] = None) -> bytes:
-    return images.grid_png_bytes(images.image_grid(x, nrow=nrow or len(x)))
+def strip_png(x: np.ndarray, labels: Sequence[str] = (), title: str = "") -> bytes:
+    """A download that reads on its own: each image enlarged by whole pixels to >= 128 px, its caption
+    under it and a title (the run, what it shows, G's step) on top (ganlab.viz.images.labelled_strip)."""
+    return images.labelled_strip_png(images.tiles_of(x), list(labels), title=title)
 
 
 def show_strip(x: np.ndarray, captions: Sequence[str], width: int = 96, row: int = 820) -> None:
     """Images side by side, each with its caption (a seed, a t, a value); up to ~12 fit one
     `row` px wide line (narrower tiles), more wrap as a grid."""
     n = min(len(x), 12)
-    st.image(tiles(x), caption=list(captions), width=max(48, min(width, row // max(n, 1) - 8)))
+    st.image(tiles(x), caption=[literal(c) for c in captions], width=max(48, min(width, row // max(n, 1) - 8)))
 
 
 def gif_of(x: np.ndarray, duration_ms: int = 120, bounce: bool = True) -> bytes:
