@@ -3,18 +3,24 @@
 The CLI, the dashboard's JobManager (and sweeps) all go through `RunSession`, so resume, lr
 scaling, divergence and failures behave the same everywhere:
 
-- a new run is validated, then its run directory is written; a resumed one is refused while
-  another process trains it, and when it has nothing left to train;
+- a session holds its run's training lock (ganlab.store.lock) from new()/reopen() until
+  run_training() returns: a second resume of the run, from another process or this one, is a
+  RunError before it touches a file; a killed trainer's lock is dropped by the kernel;
+- a new run is validated, then its run directory is written; a resumed one is refused when it
+  has nothing left to train, or when its config.json no longer describes its checkpoint's nets;
 - a resume loads the newest good checkpoint and drops the records past it (they are trained
   again); with no checkpoint yet it starts over from step 0 without the stale records;
 - `lr_scale` multiplies the learning rates the checkpoint had, after loading it;
 - divergence, of a loss or of the weights, ends as `paused` with the reason (resume with a
   lower learning rate); any other failure ends as `failed` with one sentence (out of memory
-  says what to lower), the traceback kept in status.json for a bug report.
+  says what to lower, a full disk says so and that the last good checkpoint is kept), the
+  traceback kept in status.json for a bug report. When even that status cannot be written
+  (the disk is full), the Outcome still carries the sentence to the caller.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import traceback
 from collections.abc import Callable
@@ -28,10 +34,12 @@ from .config import RunConfig
 from .config.validate import validate_config
 from .errors import ConfigError, Diverged, GanlabError, RunError
 from .evaluation.evaluate import tick_metrics
-from .store import LIVE_STATES, OWNER, Run
-from .training import Trainer, train
+from .store import LIVE_STATES, OWNER, Run, TrainingLock
+from .store.checkpoint import config_mismatch
+from .training import Trainer, resolve_device, train
 
 MAX_LR_SCALE = 10.0
+DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # no space left, a file-size limit, a quota
 
 
 @dataclass(frozen=True)
@@ -53,12 +61,13 @@ class RunSession:
     """A run directory, its config and (once built) its Trainer; `run()` trains it to an Outcome."""
 
     def __init__(self, run: Run, cfg: RunConfig, *, resume: bool = False, lr_scale: Optional[float] = None,
-                 data_root=None, download: bool = False):
+                 data_root=None, download: bool = False, lock: Optional[TrainingLock] = None):
         self.run, self.cfg, self.resume = run, cfg, resume
         self.lr_scale, self.data_root, self.download = lr_scale, data_root, download
         self.trainer: Optional[Trainer] = None
         self.resumed_from = 0  # the checkpoint step a resume continues from (0: from the start)
         self._built = False  # the trainer stands at the resumed step: build() again is a no-op
+        self._lock = lock  # the run's training lock; new()/reopen() take it, run_training() takes it if not yet
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -68,7 +77,8 @@ class RunSession:
         the directory exists, so a missing dataset is an error and not a failed run (the CLI's choice)."""
         validate_config(cfg, data_root)
         trainer = Trainer(cfg, data_root=data_root, download=download) if build_first else None
-        session = cls(Run.create(runs_dir, cfg), cfg, data_root=data_root, download=download)
+        run, lock = Run.create_locked(runs_dir, cfg)
+        session = cls(run, cfg, data_root=data_root, download=download, lock=lock)
         session.trainer = trainer
         return session
 
@@ -81,31 +91,49 @@ class RunSession:
         """
         check_lr_scale(lr_scale)
         run = Run.open(path)
-        cfg = run.config()
-        status = run.status()  # a dead owner already reads as interrupted
-        if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:
-            raise RunError(f"{run.id} is being trained by another process ({status.get('owner')}); "
-                           f"stop it there before resuming it here")
-        if steps is not None and steps != cfg.steps:
-            cfg = cfg.replace(steps=steps)
-            validate_config(cfg, data_root)
-            run.write_config(cfg)
-        if status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
-            raise RunError(f"{run.id} has finished all {cfg.steps} steps; resume it with more steps "
-                           f"(--steps) or start a new run")
-        return cls(run, cfg, resume=True, lr_scale=lr_scale, data_root=data_root, download=download)
+        lock = run.lock_training()  # before anything is read: the check and the claim are one step
+        try:
+            run.remove_stale_temp_files()  # a killed trainer's half-written files; nobody else writes here now
+            cfg = run.config()
+            status = run.status()  # a dead owner already reads as interrupted
+            if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:  # e.g. on another host: no flock there
+                raise RunError(f"{run.id} is being trained by another process ({status.get('owner')}); "
+                               f"stop it there before resuming it here")
+            if steps is not None and steps != cfg.steps:
+                cfg = cfg.replace(steps=steps)
+                validate_config(cfg, data_root)
+                run.write_config(cfg)
+            if status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
+                raise RunError(f"{run.id} has finished all {cfg.steps} steps; resume it with more steps "
+                               f"(--steps) or start a new run")
+        except BaseException:
+            lock.release()
+            raise
+        return cls(run, cfg, resume=True, lr_scale=lr_scale, data_root=data_root, download=download, lock=lock)
+
+    def close(self) -> None:
+        """End the session without training (a caller that gives up after new()/reopen()): frees the run."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # ------------------------------------------------------------ training
     def build(self) -> Trainer:
         """The Trainer, at the resumed checkpoint's step with its learning rates (times lr_scale); once."""
         if self._built:
             return self.trainer
+        state = self._resume_state() if self.resume else None  # before the nets: a mismatch costs no build
         if self.trainer is None:
             self.trainer = Trainer(self.cfg, data_root=self.data_root, download=self.download)
         trainer = self.trainer
         if self.resume:
-            if self.run.checkpoints():
-                trainer.load_state_dict(self.run.load_checkpoint(map_location=trainer.device))
+            if state is not None:
+                try:
+                    trainer.load_state_dict(state)
+                except (RuntimeError, KeyError, ValueError, TypeError) as e:
+                    raise RunError(f"{self.run.id}: its checkpoint at step {state['step']} does not load into the nets "
+                                   f"config.json describes ({str(e).strip().splitlines()[0][:200]}); "
+                                   f"start a new run") from None
             self.run.truncate_history(trainer.step)  # records past the checkpoint are trained again
             self.resumed_from = trainer.step
             if self.lr_scale is not None:
@@ -114,13 +142,30 @@ class RunSession:
         self._built = True
         return trainer
 
+    def _resume_state(self) -> Optional[dict]:
+        """The newest good checkpoint, checked against config.json (None: no checkpoint, train from step 0)."""
+        if not self.run.checkpoints():
+            return None
+        state = self.run.load_checkpoint(map_location=resolve_device(self.cfg.device))
+        mismatch = config_mismatch(self.cfg, state)
+        if mismatch:
+            raise RunError(f"{self.run.id}: config.json disagrees with its checkpoint at step {state['step']} on "
+                           f"{mismatch}; put the checkpoint's values back in config.json, or start a new run")
+        return state
+
     def run_training(self, *, should_stop: Callable[[], bool] = lambda: False,
                      on_tick: Optional[Callable[[dict, Trainer], None]] = None,
                      on_ready: Optional[Callable[[Trainer], None]] = None) -> Outcome:
         """Build (if not yet), train, and end in one state; never raises for a failed run.
 
         on_ready(trainer) runs once the trainer stands at its first step (after a resume's checkpoint).
+        The run's training lock is released when this returns, however it ends.
         """
+        if self._lock is None:  # a session made by hand, not by new()/reopen()
+            try:
+                self._lock = self.run.lock_training()
+            except RunError as e:  # another session trains it: its status.json is that session's to write
+                return Outcome("failed", self._step(), str(e))
         try:
             trainer = self.build()
             if on_ready is not None:
@@ -129,14 +174,15 @@ class RunSession:
                           evaluate=lambda tr, run: tick_metrics(tr, run, data_root=self.data_root))
             return Outcome(state, trainer.step)
         except Diverged as e:  # a loss, or a checkpoint's weights (NonFiniteWeights)
-            self.run.write_status("paused", e.step, error=str(e), diverged=True, network=e.network)
-            return Outcome("paused", e.step, str(e), diverged=True)
+            message = self._record("paused", e.step, str(e), diverged=True, network=e.network)
+            return Outcome("paused", e.step, message, diverged=True)
         except GanlabError as e:
             return self._fail(str(e))
         except Exception as e:  # noqa: BLE001 - a failed run must not take the app (or other runs) down
             return self._fail(self._sentence(e), traceback.format_exc())
         finally:
             self.trainer, self._built = None, False
+            self.close()
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -149,9 +195,25 @@ class RunSession:
         if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
             return (f"out of memory at step {self._step() + 1} (batch_size {self.cfg.batch_size}, device "
                     f"{self.cfg.device}): lower batch_size or the model width; other runs go on")
+        if isinstance(e, OSError) and e.errno in DISK_FULL:
+            return self._disk_full(e)
         return f"{type(e).__name__}: {e}"
+
+    def _disk_full(self, e: OSError) -> str:
+        where = f" writing {Path(e.filename).name}" if e.filename else ""
+        kept = self.run.last_checkpoint_step()
+        kept_text = f"the last good checkpoint (step {kept}) is kept" if kept else "no checkpoint had been written yet"
+        return (f"the disk is full ({e.strerror}{where}) at step {self._step()}: free space in {self.run.path.parent} "
+                f"and resume; {kept_text}")
+
+    def _record(self, state: str, step: int, message: str, **extra) -> str:
+        """Write the final status; when the disk refuses even that, the caller still gets the sentence."""
+        try:
+            self.run.write_status(state, step, error=message, **extra)
+        except OSError as e:
+            return f"{message} (status.json could not be written either: {e.strerror or e})"
+        return message
 
     def _fail(self, message: str, tb: str = "") -> Outcome:
         step = self._step()
-        self.run.write_status("failed", step, error=message, traceback=tb[-4000:])
-        return Outcome("failed", step, message)
+        return Outcome("failed", step, self._record("failed", step, message, traceback=tb[-4000:]))

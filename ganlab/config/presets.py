@@ -20,10 +20,13 @@ PRESETS: Registry[Preset] = Registry("preset")
 
 
 def preset(name: str, description: str, source: str, **values: Any) -> None:
-    PRESETS.add(name, Preset(values, source), description)
+    """Register a preset; its values carry its own name (RunConfig.preset), so every caller that builds a
+    config from them (preset_config, the Train page's form) starts a run named after the preset."""
+    PRESETS.add(name, Preset({**values, "preset": name}, source), description)
 
 
 def preset_config(name: str) -> RunConfig:
+    """The preset's RunConfig, with `preset` set to its name."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS.names())}")
     return RunConfig.from_dict(PRESETS.get(name).values)

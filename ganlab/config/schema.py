@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import reprlib
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,7 @@ class RunConfig:
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     num_fixed: int = 64  # size of the fixed latent batch shown as samples
     eval_every: int = 0  # steps between quality metrics during training (0 = off)
+    preset: str = ""  # the preset a run started from ("" for none); it names the run directory
 
     def __post_init__(self) -> None:
         # lists from code or JSON become tuples, so configs stay hashable and compare equal
@@ -88,9 +90,10 @@ class RunConfig:
         if not isinstance(d, dict):
             raise ConfigError("a config must be a JSON object of field: value pairs")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(map(str, set(d) - names))
         if unknown:
-            raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))}; "
+            more = f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
+            raise ConfigError(f"unknown config field(s) {', '.join(map(echo, unknown[:5]))}{more}; "
                               f"known fields: {', '.join(sorted(names))}")
         return cls(**{k: coerce(k, v) for k, v in d.items()})
 
@@ -108,6 +111,26 @@ class RunConfig:
 _HINTS = typing.get_type_hints(RunConfig)
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 
+ECHO_CHARS = 60  # an error shows this much of a bad value: enough to spot it, never a 50 MB "line"
+MAX_VALUE_CHARS = 4096  # the longest text a field takes (a dataset path): longer is refused before it is parsed
+_REPR = reprlib.Repr()  # Python 3.11's takes no keywords
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 8, 8, 6
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = ECHO_CHARS
+
+
+def echo(value: Any) -> str:
+    """A bad value as an error shows it: its repr, cut to about ECHO_CHARS characters with an ellipsis.
+
+    reprlib bounds the work too: a list of a million items or one nested 10,000 deep is not
+    formatted whole just to be cut.
+    """
+    return shorten(_REPR.repr(value))
+
+
+def shorten(text: str) -> str:
+    """Text cut to ECHO_CHARS characters, the last an ellipsis when anything was cut."""
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS - 1] + "…"
+
 
 def field_type(name: str) -> Any:
     return _HINTS[name]
@@ -116,8 +139,11 @@ def field_type(name: str) -> Any:
 def coerce(name: str, value: Any) -> Any:
     """Turn a JSON or command-line value into the field's type, or say why not."""
     if name not in _HINTS:
-        raise ConfigError(f"unknown config field {name!r}; known fields: {', '.join(sorted(_HINTS))}")
+        raise ConfigError(f"unknown config field {echo(name)}; known fields: {', '.join(sorted(_HINTS))}")
     t = _HINTS[name]
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        raise ConfigError(f"{name}: a value of {len(value):,} characters is too long (at most {MAX_VALUE_CHARS:,}), "
+                          f"got {echo(value)}")
     try:
         if t is bool:
             return _to_bool(value)
@@ -140,7 +166,7 @@ def coerce(name: str, value: Any) -> Any:
         raise AssertionError(f"no coercion for {t}")
     want = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(
         t, "a comma-separated list of whole numbers, e.g. 128,128")
-    raise ConfigError(f"{name}: expected {want}, got {value!r}")
+    raise ConfigError(f"{name}: expected {want}, got {echo(value)}")
 
 
 def _to_bool(v: Any) -> bool:
@@ -181,7 +207,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise ConfigError(f"--set expects field=value, got {item!r}")
+            raise ConfigError(f"--set expects field=value, got {echo(item)}")
         k, v = item.split("=", 1)
         k = k.strip().replace("-", "_")
         out[k] = coerce(k, v)

@@ -1,11 +1,16 @@
 """The run store: one directory per run (run.py), its snapshots (samples.py) and checkpoints (checkpoint.py).
 
 The run directory is the contract between the engine and every page; `Run` is the one object
-that knows its paths. Files are replaced atomically or appended (files.py).
+that knows its paths. Files are replaced atomically or appended (files.py) and read tolerantly:
+a damaged status.json reads as interrupted (status.py), a damaged config.json is a RunError.
+One session at a time trains a run (lock.py).
 """
 
 from ..errors import NonFiniteWeights, RunError
+from .lock import TrainingLock
 from .owner import OWNER, owner_alive
-from .run import LIVE_STATES, STATES, Run, list_runs
+from .run import Run, list_runs, run_name
+from .status import LIVE_STATES, STATES
 
-__all__ = ["LIVE_STATES", "NonFiniteWeights", "OWNER", "Run", "RunError", "STATES", "list_runs", "owner_alive"]
+__all__ = ["LIVE_STATES", "NonFiniteWeights", "OWNER", "Run", "RunError", "STATES", "TrainingLock", "list_runs",
+           "owner_alive", "run_name"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from ..data.base import DataSpec
 from ..errors import ConfigError, NonFiniteWeights, RunError
 from ..models import RNG_LOCK, build_models
 from ..training.trainer import CHECKPOINT_FORMAT as FORMAT
+from ..training.trainer import STEP_COLUMNS
 
 REQUIRED = ("format", "version", "step", "config", "spec", "G", "D", "opt_g", "opt_d", "rng", "fixed_z", "hparams")
 
@@ -35,12 +37,14 @@ def load_checkpoint_file(path: Path, map_location="cpu") -> dict[str, Any]:
     """torch.load(weights_only=True): a crafted pickle is refused, never run; then check the keys."""
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:  # torch's own text suggests weights_only=False: exactly what we must not do
-        raise RunError(f"{path.name} was refused: it holds objects other than tensors and plain values, and "
-                       f"loading it could run code; ganlab never loads such a file") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError, TypeError) as e:
+    except pickle.UnpicklingError as e:  # torch's own text suggests weights_only=False: exactly what we must not do
+        if references_code(path, str(e)):
+            raise RunError(f"{path.name} was refused: it holds objects other than tensors and plain values, and "
+                           f"loading it could run code; ganlab never loads such a file") from None
+        raise RunError(f"{path.name} is damaged or not a checkpoint (its bytes are not a pickle of tensors)") from None
+    except Exception as e:  # noqa: BLE001 - hostile bytes make torch.load raise almost anything (KeyError, struct.error, ...)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RunError(f"{path.name} is not a ganlab checkpoint that can be loaded safely ({first[:200]})") from None
+        raise RunError(f"{path.name} is damaged or not a checkpoint ({type(e).__name__}: {first[:200]})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         missing = [k for k in REQUIRED if not isinstance(state, dict) or k not in state]
         raise RunError(f"{path.name} is not a ganlab checkpoint (missing {', '.join(missing)})")
@@ -50,6 +54,34 @@ def load_checkpoint_file(path: Path, map_location="cpu") -> dict[str, Any]:
     if problem:
         raise RunError(f"{path.name} does not match the run it claims to be: {problem}")
     return state
+
+
+# opcodes that make an unpickler import or call something: what "could run code" means
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD", "EXT1", "EXT2", "EXT4"}
+_SCAN_BYTES = 64 << 20
+
+
+def references_code(path: Path, torch_message: str = "") -> bool:
+    """Did torch refuse this file because its pickle names a global (a real attack), not because it is noise?
+
+    torch says "unsupported GLOBAL" when it resolved one; a bare pickle (not torch's zip) it may reject
+    earlier, for an opcode its weights-only reader lacks. Then the stream itself is read with
+    pickletools, which only decodes opcodes and never imports or calls: a well-formed pickle that
+    imports or calls something is unsafe; random bytes fail to decode and are damage.
+    """
+    if "GLOBAL" in torch_message:
+        return True
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_SCAN_BYTES)
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = [n for n in z.namelist() if n.endswith("data.pkl")]
+                data = z.read(names[0]) if names else b""
+        ops = {op.name for op, _, _ in pickletools.genops(io.BytesIO(data))}
+    except Exception:  # noqa: BLE001 - not a pickle at all: damage, not an attack
+        return False
+    return bool(ops & _CODE_OPCODES) and "STOP" in ops
 
 
 def structure_problem(state: dict[str, Any]) -> str | None:
@@ -86,7 +118,53 @@ def structure_problem(state: dict[str, Any]) -> str | None:
     if not isinstance(state["hparams"], dict) or not all(isinstance(state["hparams"].get(k), (int, float))
                                                          for k in ("lr_d", "lr_g", "d_steps")):
         return "hparams must hold lr_d, lr_g and d_steps"
+    threads = state.get("threads")
+    if threads is not None and not (isinstance(threads, int) and 1 <= threads <= 4096):
+        return f"threads {threads!r} is not a thread count"
+    return _tick_problem(state.get("tick"))
+
+
+def _tick_problem(tick: Any) -> str | None:
+    """The partial tick a checkpoint between two ticks carries (Trainer.state_dict 'tick'), or None when absent."""
+    if tick is None:
+        return None
+    if not isinstance(tick, dict) or not isinstance(tick.get("log"), dict) or not isinstance(tick.get("stats"), dict):
+        return "its partial tick is not a dict of log and stats"
+    log, stats, cols = tick["log"], tick["stats"], len(STEP_COLUMNS)
+    rows, total, bad = log.get("rows"), log.get("sum"), log.get("first_bad")
+    if not (isinstance(rows, torch.Tensor) and rows.ndim == 2 and rows.shape[1] == cols and rows.is_floating_point()
+            and isinstance(total, torch.Tensor) and tuple(total.shape) == (cols,)
+            and isinstance(bad, torch.Tensor) and tuple(bad.shape) == (cols,) and not bad.is_floating_point()):
+        return f"its partial tick's step rows are not ({cols},)-wide tensors"
+    start = log.get("start")
+    if not (isinstance(log.get("folded"), int) and log["folded"] >= 0 and (start is None or isinstance(start, int))):
+        return "its partial tick's step counts are not whole numbers"
+    sums, counts = stats.get("sums"), stats.get("counts")
+    if not (isinstance(sums, dict) and isinstance(counts, dict) and set(sums) == set(counts)
+            and all(isinstance(v, torch.Tensor) and v.numel() == 1 and v.is_floating_point() for v in sums.values())
+            and all(isinstance(c, int) and c > 0 for c in counts.values())):
+        return "its partial tick's running means are not scalars with counts"
     return None
+
+
+# what G, D and the data are: a checkpoint's weights mean nothing under another value of these
+MODEL_FIELDS = ("dataset", "arch", "loss", "conditional", "latent_dim", "latent_dist", "latent_mixture", "g_hidden",
+                "d_hidden", "activation", "norm", "d_norm", "base_channels", "spectral_norm", "optimizer")
+
+
+def config_mismatch(cfg: RunConfig, state: dict[str, Any]) -> str | None:
+    """Where a run's config.json disagrees with the checkpoint it would resume from, as a clause, or None."""
+    saved = RunConfig.from_dict(state["config"])
+    diffs = [f"{k} (config.json {_plain(getattr(cfg, k))}, checkpoint {_plain(getattr(saved, k))})"
+             for k in MODEL_FIELDS if getattr(cfg, k) != getattr(saved, k)]
+    has_ema = state.get("G_ema") is not None
+    if (cfg.ema > 0) != has_ema:
+        diffs.append(f"ema (config.json {cfg.ema:g}, the checkpoint {'has' if has_ema else 'has no'} EMA weights)")
+    return "; ".join(diffs) or None
+
+
+def _plain(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 def _shape_models(cfg: RunConfig, spec: DataSpec) -> tuple[torch.nn.Module, torch.nn.Module]:

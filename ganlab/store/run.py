@@ -6,6 +6,7 @@ runs/<00042-ring8-mlp-bce>/
   stats.jsonl     one JSON line per tick, flushed
   samples.h5      fixed-z snapshots over time (written only by the trainer)
   checkpoints/    ckpt-<step>.pt, atomic, the newest N kept
+  train.lock      flock'd by the one session training the run (ganlab.store.lock)
 """
 
 from __future__ import annotations
@@ -23,12 +24,35 @@ import numpy as np
 from ..config import RunConfig
 from ..errors import ConfigError, RunError
 from .checkpoint import encode_checkpoint, load_checkpoint_file
-from .files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from .files import append_jsonl, atomic_write_bytes, atomic_write_json, is_temp_file, read_json_object, read_jsonl, temp_file_pid
+from .lock import TrainingLock
 from .owner import OWNER, owner_alive
 from .samples import append_samples, read_samples
+from .status import LIVE_STATES, STATES, status_problem, typed_status
 
-STATES = ("created", "running", "paused", "finished", "stopped", "failed", "interrupted")
-LIVE_STATES = ("created", "running", "paused")
+__all__ = ["LIVE_STATES", "STATES", "Run", "list_runs", "run_name"]
+
+CHECKPOINT_NAME = re.compile(r"ckpt-\d{9,18}\.pt")  # what checkpoint_path() writes; a stray ckpt-x.pt is not one
+
+
+def _safe(text: str, limit: int) -> str:
+    """A name part that is safe on every filesystem: letters, digits, _ . - only, no leading dot."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:limit].strip("._-")
+
+
+def run_name(n: int, cfg: RunConfig) -> str:
+    """`<n:05d>-<dataset>-<arch>-<loss>[-cond][-<preset>]`: what sets a run apart, short and filesystem-safe.
+
+    The preset is left out where it only repeats the dataset, arch or loss (ring8, dcgan, wgan, ...).
+    """
+    data = _safe(Path(cfg.dataset.split(":", 1)[-1]).stem, 40)
+    parts = [f"{n:05d}", data, _safe(cfg.arch, 20), _safe(cfg.loss, 20)]
+    if cfg.conditional:
+        parts.append("cond")
+    preset = _safe(getattr(cfg, "preset", ""), 24)
+    if preset and preset not in parts:
+        parts.append(preset)
+    return "-".join(p for p in parts if p)
 
 
 class Run:
@@ -69,23 +93,42 @@ class Run:
     # ------------------------------------------------------------ lifecycle
     @classmethod
     def create(cls, runs_dir: str | os.PathLike, cfg: RunConfig) -> Run:
-        """Allocate `<n:05d>-<dataset>-<arch>-<loss>` (mkdir is the lock) and write config.json."""
+        """Allocate a directory named by run_name() (mkdir is the lock) and write config.json."""
+        run, lock = cls.create_locked(runs_dir, cfg)
+        lock.release()
+        return run
+
+    @classmethod
+    def create_locked(cls, runs_dir: str | os.PathLike, cfg: RunConfig) -> tuple[Run, TrainingLock]:
+        """create(), holding the run's training lock from the moment its directory exists.
+
+        checkpoints/ comes before config.json: a kill in between leaves a folder that is no run
+        (no config.json), never a run that trains and then cannot save its checkpoint.
+        """
         root = Path(runs_dir)
         root.mkdir(parents=True, exist_ok=True)
-        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", Path(cfg.dataset.split(":", 1)[-1]).stem)[:40]
         for _ in range(1000):
             n = 1 + max((int(p.name[:5]) for p in root.iterdir() if p.name[:5].isdigit()), default=-1)
-            path = root / f"{n:05d}-{slug}-{cfg.arch}-{cfg.loss}"
+            path = root / run_name(n, cfg)
             try:
                 path.mkdir()
             except FileExistsError:
                 continue  # another process took this number first
             run = cls(path)
-            atomic_write_bytes(run.config_path, cfg.to_json().encode())
-            run.checkpoints_dir.mkdir()
-            run.write_status("created", 0)
-            return run
+            lock = TrainingLock.acquire(path)
+            try:
+                run.checkpoints_dir.mkdir()
+                atomic_write_bytes(run.config_path, cfg.to_json().encode())
+                run.write_status("created", 0)
+            except BaseException:
+                lock.release()
+                raise
+            return run, lock
         raise RunError(f"could not allocate a run directory in {root}")
+
+    def lock_training(self) -> TrainingLock:
+        """The run's training lock, or a RunError saying another process or session trains it."""
+        return TrainingLock.acquire(self.path)
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Run:
@@ -99,31 +142,42 @@ class Run:
         atomic_write_bytes(self.config_path, cfg.to_json().encode())
 
     def config(self) -> RunConfig:
+        """The run's RunConfig; anything else in config.json (bytes, depth, types) is a RunError."""
         try:
-            return RunConfig.from_json(self.config_path.read_text())
-        except (OSError, ConfigError) as e:
-            raise RunError(f"{self.config_path}: {e}") from None
+            return RunConfig.from_dict(read_json_object(self.config_path))
+        except RunError as e:
+            raise RunError(f"{self.id}: {e}") from None
+        except (ConfigError, ValueError, TypeError, ArithmeticError, RecursionError) as e:
+            raise RunError(f"{self.id}: config.json: {str(e)[:300]}") from None
 
     def delete(self) -> None:
         shutil.rmtree(self.path)
 
     # --------------------------------------------------------------- status
     def write_status(self, state: str, step: int, **extra: Any) -> None:
+        """Replace status.json; only the fields in ganlab.store.status.FIELDS are read back."""
         assert state in STATES, state
         atomic_write_json(self.status_path, {"state": state, "step": int(step), "time": time.time(),
                                              "owner": OWNER, **extra})
 
     def status(self) -> dict[str, Any]:
-        """The status, with 'running' from a dead process reported as 'interrupted'."""
+        """The status with the documented field types (ganlab.store.status); never raises.
+
+        'running' from a dead process reads as 'interrupted'; a missing or damaged status.json
+        reads as 'interrupted' at the last checkpoint, with a sentence saying so in 'error'.
+        """
         try:
-            st = json.loads(self.status_path.read_text())
-        except (OSError, ValueError):
-            st = None
-        if not isinstance(st, dict) or st.get("state") not in STATES:
+            st = read_json_object(self.status_path)
+            problem = status_problem(st)
+            damage = f"status.json is damaged ({problem})" if problem else None
+        except RunError as e:
+            damage = str(e)
+        if damage:
             return {"state": "interrupted", "step": self.last_checkpoint_step() or 0,
-                    "error": "status.json is missing or unreadable; resume continues from the last checkpoint"}
-        if st.get("state") in LIVE_STATES and not owner_alive(st.get("owner", "")):
-            st = {**st, "state": "interrupted"}
+                    "error": f"{damage}; resume continues from the last checkpoint"}
+        st = typed_status(st)
+        if st["state"] in LIVE_STATES and not owner_alive(st.get("owner", "")):
+            st["state"] = "interrupted"
         return st
 
     # ---------------------------------------------------------------- stats
@@ -162,25 +216,37 @@ class Run:
 
     def checkpoints(self) -> list[Path]:
         """Complete checkpoints, oldest first (temp files from a kill mid-write are ignored)."""
-        if not self.checkpoints_dir.is_dir():
+        try:
+            found = [p for p in self.checkpoints_dir.glob("ckpt-*.pt") if CHECKPOINT_NAME.fullmatch(p.name)]
+        except OSError:  # no checkpoints/ (yet), or one this process may not read
             return []
-        return sorted(p for p in self.checkpoints_dir.glob("ckpt-*.pt"))
+        return sorted(found, key=lambda p: int(p.stem[5:]))
 
     def last_checkpoint_step(self) -> Optional[int]:
         c = self.checkpoints()
-        return int(c[-1].stem.split("-")[1]) if c else None
+        return int(c[-1].stem[5:]) if c else None
 
     def save_checkpoint(self, state: dict[str, Any], step: int, keep: int) -> Path:
         """Write atomically, keep the newest `keep`; NaN/inf weights are refused (NonFiniteWeights)."""
         data = encode_checkpoint(state, step)  # raises NonFiniteWeights before anything is written
-        for stale in self.checkpoints_dir.glob(".ckpt-*.tmp"):  # a kill mid-write left it; never loaded
-            if f".{os.getpid()}." not in stale.name:
-                stale.unlink(missing_ok=True)
+        self.checkpoints_dir.mkdir(exist_ok=True)  # an older ganlab killed inside create() left none
+        self.remove_stale_temp_files(self.checkpoints_dir)  # a kill mid-write left them; never loaded
         path = self.checkpoint_path(step)
         atomic_write_bytes(path, data)
         for old in self.checkpoints()[:-keep]:
             old.unlink(missing_ok=True)
         return path
+
+    def remove_stale_temp_files(self, *folders: Path) -> None:
+        """Delete temp files that killed processes left (atomic writes of other pids): only the session
+        holding the training lock writes a run, so none of them is still being written."""
+        for folder in folders or (self.path, self.checkpoints_dir):
+            try:
+                stale = [p for p in folder.iterdir() if is_temp_file(p.name) and temp_file_pid(p.name) != os.getpid()]
+            except OSError:
+                continue
+            for p in stale:
+                p.unlink(missing_ok=True)
 
     def load_checkpoint(self, path: Optional[Path] = None, map_location="cpu") -> dict[str, Any]:
         """Newest readable checkpoint, loaded without executing code (weights_only=True)."""
@@ -197,8 +263,19 @@ class Run:
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[Run]:
-    """Every run directory under runs_dir, newest first."""
+    """Every run directory under runs_dir, newest first; one unreadable entry is skipped, never fatal."""
     root = Path(runs_dir)
-    if not root.is_dir():
+    try:
+        entries = list(root.iterdir())
+    except FileNotFoundError:
         return []
-    return sorted((Run(p) for p in root.iterdir() if (p / "config.json").is_file()), key=lambda r: r.id, reverse=True)
+    except OSError as e:
+        raise RunError(f"the run store {root} cannot be listed ({e.strerror}); check that it is a readable folder") from None
+    return sorted((Run(p) for p in entries if _is_run_dir(p)), key=lambda r: r.id, reverse=True)
+
+
+def _is_run_dir(path: Path) -> bool:
+    try:
+        return (path / "config.json").is_file()
+    except (OSError, ValueError):  # no permission, a name the OS cannot take
+        return False

@@ -37,6 +37,14 @@ class Stats:
         self._counts.clear()
         return out
 
+    def state_dict(self) -> dict:
+        """The running sums of a tick not yet collected: a checkpoint between ticks carries them (exact resume)."""
+        return {"sums": {k: v.detach().cpu().clone() for k, v in self._sums.items()}, "counts": dict(self._counts)}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self._sums = {k: v.to(device) for k, v in state["sums"].items()}
+        self._counts = {k: int(c) for k, c in state["counts"].items()}
+
 
 def non_finite(record: dict[str, float]) -> list[str]:
     """Names of values in a tick record that are NaN or infinite."""
@@ -96,3 +104,18 @@ class StepLog:
         self._first_bad.fill_(NEVER)
         self._folded, self._start = 0, None
         return out, first_bad
+
+    def state_dict(self) -> dict:
+        """The tick in progress as it stands, rows unfolded: folding them early would change the sum's float order."""
+        return {"rows": self._rows[: self._n].cpu().clone(), "sum": self._sum.cpu().clone(),
+                "first_bad": self._first_bad.cpu().clone(), "folded": self._folded, "start": self._start}
+
+    def load_state_dict(self, state: dict) -> None:
+        rows = state["rows"]
+        if len(rows) > self.capacity:
+            raise ValueError(f"a partial tick of {len(rows)} rows does not fit a log of {self.capacity}")
+        self._rows[: len(rows)].copy_(rows)
+        self._n = len(rows)
+        self._sum.copy_(state["sum"])
+        self._first_bad.copy_(state["first_bad"])
+        self._folded, self._start = int(state["folded"]), state["start"]

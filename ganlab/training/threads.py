@@ -36,6 +36,17 @@ def default_threads() -> int:
     return n if threading.current_thread() is threading.main_thread() else max(1, n // 2)
 
 
+def resume_threads(recorded: int) -> int:
+    """The thread count a resumed run computes with: the one it was trained with (its checkpoint says),
+    whoever resumes it, so a run started in the dashboard (half the CPUs) and resumed with the CLI (all of
+    them) stays bit-exact; capped at this machine's CPUs, where more threads only wait for each other."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(int(recorded), n))
+
+
 class Threads:
     """Run a block with `n` intra-op threads in the calling thread only (torch's setting is per thread).
 

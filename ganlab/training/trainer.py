@@ -15,6 +15,7 @@ import torch
 from .. import __version__
 from ..config import RunConfig
 from ..data import Dataset, load_dataset, to_storage
+from ..data.base import data_state, load_data_state
 from ..errors import Diverged
 from ..game.losses import LOSSES, d_prob
 from ..game.penalties import gradient_penalty, r1_penalty
@@ -24,7 +25,7 @@ from ..models.latents import z_batch
 from .fastpath import Paths
 from .params import clamp_, copy_, grad_norm, has_batch_norm, lerp_
 from .stats import Stats, StepLog, non_finite
-from .threads import Threads, default_threads, resolve_device
+from .threads import Threads, default_threads, resolve_device, resume_threads
 
 STEP_COLUMNS = ("Loss/D", "D/real", "D/fake", "Loss/G")  # one StepLog row per iteration
 # the checkpoint format a Trainer writes (ganlab.store.checkpoint reads it back and checks it)
@@ -329,6 +330,9 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": rng, "fixed_z": self.fixed_z.cpu(), "fixed_y": None if self.fixed_y is None else self.fixed_y.cpu(),
             "hparams": dict(self.hparams),
+            "data": data_state(self.data),  # a streamed dataset's position (None for in-memory data)
+            # exact resume: the thread count this run computes with, and the tick a stop cut short
+            "threads": self.threads, "tick": {"log": self.step_log.state_dict(), "stats": self.stats.state_dict()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -341,9 +345,17 @@ class Trainer:
         self._step_g.reset()
         self._step_d.reset()
         self.gen.set_state(state["rng"]["gen"].cpu() if self.device.type == "cpu" else state["rng"]["gen"])
+        load_data_state(self.data, state.get("data"))  # after gen: a stream without saved state restarts from it
         with RNG_LOCK:
             torch.set_rng_state(state["rng"]["torch"])
         self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
         self.schedule_factor = 1.0
         self.set_hparams(**state["hparams"])  # the base lrs; the next train_step applies the schedule
         self.step_log = StepLog(STEP_COLUMNS, self.device)
+        self.stats = Stats()
+        tick = state.get("tick")  # absent in checkpoints written before it existed: the tick starts afresh
+        if tick is not None:
+            self.step_log.load_state_dict(tick["log"])
+            self.stats.load_state_dict(tick["stats"], self.device)
+        if self.device.type == "cpu" and isinstance(state.get("threads"), int):
+            self.threads = resume_threads(state["threads"])  # whoever resumes it: the CLI or a dashboard thread
