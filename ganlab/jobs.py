@@ -13,16 +13,19 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import RunConfig
-from .config.validate import RANGES
+from .config.validate import RANGES, validate_config
+from .data.available import missing_data
 from .errors import ConfigError, RunError
 from .explore.preview import make_preview
 from .paths import data_root as default_data_root
 from .paths import runs_dir as default_runs_dir
 from .session import RunSession, check_lr_scale
-from .store import Run, list_runs
+from .store import LIVE_STATES, OWNER, Run, list_runs
+from .store.tail import reached_step
 
 HISTORY_LIMIT = 4000  # records kept in memory per run; older ones are thinned (disk keeps all)
 PREVIEW_INTERVAL = 0.5  # seconds between live previews (G on the fixed batch, D's surface)
+READY_TIMEOUT = 20.0  # seconds a Resume click waits for the trainer to stand at its first step (data, checkpoint)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class JobSnapshot:
     diverged: bool = False
     metrics: tuple[dict, ...] = ()
     started: float = 0.0
+    current_step: int = 0  # the trainer's step now (every iteration); `step` is the last tick's, as `history` ends
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Job:
     diverged: bool = False
     started: float = field(default_factory=time.time)
     last_preview: float = 0.0
+    live_step: int = 0  # the trainer's step, set each iteration (an int store: no lock, no host sync)
+    ready: threading.Event = field(default_factory=threading.Event)  # the trainer stands at its first step, or it ended
 
     @property
     def run(self) -> Run:
@@ -69,6 +75,30 @@ class Job:
     @property
     def cfg(self) -> RunConfig:
         return self.session.cfg
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a Resume click did, as the sentence a person reads. ok False: it failed before training."""
+
+    run_id: str
+    ok: bool
+    message: str
+
+
+def resume_point_text(checkpoint: Optional[int], reached: int, steps: Optional[int] = None) -> str:
+    """Where a resume starts and what it trains again: the steps past the checkpoint are not kept."""
+    if not checkpoint:
+        text = "from step 0: no checkpoint yet"
+        if reached > 0:
+            text += f", so steps 1–{reached:,} will be trained again"
+    else:
+        text = f"from the checkpoint at step {checkpoint:,}"
+        if reached > checkpoint:
+            text += f"; steps {checkpoint + 1:,}–{reached:,} will be trained again"
+    if steps is not None:
+        text += f", on to step {steps:,}"
+    return text
 
 
 def thin(history: list, limit: int) -> list:
@@ -93,22 +123,123 @@ class JobManager:
         """Validate, create the run directory, start the thread; returns the run id."""
         return self._launch(Job(RunSession.new(cfg, self.runs_dir, data_root=self.data_root)))
 
-    def resume(self, run_id: str, *, lr_scale: Optional[float] = None) -> str:
+    def resume(self, run_id: str, *, lr_scale: Optional[float] = None, steps: Optional[int] = None) -> str:
         """Continue a stopped, interrupted, failed or diverged run from its last good checkpoint.
 
         lr_scale (e.g. 0.5 after a divergence) multiplies the learning rates the run had at that
         checkpoint (live edits included), applied after the checkpoint is loaded, so it sticks.
+        steps: a new total, more than the run has trained (a finished run trains on); written to config.json.
         """
         check_lr_scale(lr_scale)
+        path = self.run_path(run_id)
         with self._lock:
             job = self._jobs.get(run_id)
             if job and job.thread and job.thread.is_alive():
-                if job.pause.is_set() and not job.diverged and lr_scale is None:
+                if job.pause.is_set() and not job.diverged and lr_scale is None and steps is None:
                     job.pause.clear()
                     return run_id
                 raise RunError(f"{run_id} is still running")
-        session = RunSession.reopen(self.runs_dir / run_id, lr_scale=lr_scale, data_root=self.data_root)
+        if steps is not None:
+            self._check_more_steps(Run(path), steps)
+        problem = self._cannot_train(Run(path), steps)
+        if problem:  # refused now, with the sentence the page shows, rather than failing a second after it starts
+            raise ConfigError(problem)
+        session = RunSession.reopen(path, steps=steps, lr_scale=lr_scale, data_root=self.data_root)
         return self._launch(Job(session))
+
+    def resume_and_report(self, run_id: str, *, lr_scale: Optional[float] = None, steps: Optional[int] = None,
+                          timeout: float = READY_TIMEOUT) -> Resumed:
+        """Resume, wait until the trainer stands at its first step, and say what happened.
+
+        A resume can fail a moment after its thread starts (an unreadable checkpoint): a page that
+        said "Resumed" at once would contradict the run, so it waits for the outcome of the start.
+        The sentence names the step it really continues from, and the steps it trains again.
+        """
+        path = self.run_path(run_id)
+        with self._lock:
+            before = self._jobs.get(run_id)
+        run = Run(path)
+        planned, reached = run.last_checkpoint_step(), reached_step(run)
+        rid = self.resume(run_id, lr_scale=lr_scale, steps=steps)
+        job = self._job(rid)
+        if job is before:  # a paused run in this process: it simply goes on
+            return Resumed(rid, True, f"{rid} continues at step {job.step:,}, where it paused.")
+        job.ready.wait(timeout)
+        snap = self.snapshot(rid)
+        if snap is not None and snap.state == "failed":
+            return Resumed(rid, False, f"{rid} did not resume: {snap.error}")
+        if not job.ready.is_set():
+            return Resumed(rid, True, f"Resuming {rid} {resume_point_text(planned, reached, steps)}; "
+                                      f"it is still loading its data and checkpoint.")
+        return Resumed(rid, True, f"Resumed {rid} {resume_point_text(job.session.resumed_from, reached, steps)}.")
+
+    def resume_blocker(self, run_id: str, *, steps: Optional[int] = None) -> Optional[str]:
+        """Why Resume cannot work now, as the sentence a page shows instead of the button; None: it can.
+
+        The checks a resume would fail a second after it started, made before: the run's data and
+        config on this machine, a run that trains now (here or elsewhere), a run with nothing left.
+        """
+        try:
+            run = Run(self.run_path(run_id))
+            cfg = run.config()
+        except RunError as e:
+            return str(e)
+        with self._lock:
+            job = self._jobs.get(run_id)
+        if job is not None and job.thread is not None and job.thread.is_alive():
+            if job.pause.is_set() and not job.diverged and steps is None:
+                return None
+            return f"{run_id} is training now; stop it before resuming it"
+        status = run.status()
+        if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:
+            return f"{run_id} is being trained by another process; it can be resumed here once it ends there"
+        if steps is not None:
+            try:
+                self._check_more_steps(run, steps)
+            except ConfigError as e:
+                return str(e)
+        elif status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
+            return f"{run_id} has finished all {cfg.steps:,} steps; train it for more steps or start a new run"
+        return self._cannot_train(run, steps)
+
+    def resume_plan(self, run_id: str, *, steps: Optional[int] = None) -> str:
+        """Where Resume would continue, said before the click ("from the checkpoint at step 5,000; ...")."""
+        path = self.run_path(run_id)
+        with self._lock:
+            job = self._jobs.get(run_id)
+        if job is not None and job.thread is not None and job.thread.is_alive() and job.pause.is_set():
+            return f"at step {job.step:,}, where it paused"
+        run = Run(path)
+        return resume_point_text(run.last_checkpoint_step(), reached_step(run), steps)
+
+    def run_path(self, run_id: str) -> Path:
+        """The directory of one run of this store. Anything else is refused: a path, '..', a link that leads out."""
+        if not isinstance(run_id, str) or run_id in ("", ".", "..") or any(c in run_id for c in "/\\\0"):
+            raise RunError(f"{run_id!r} is not a run name; pick a run from the Runs list")
+        path = self.runs_dir / run_id
+        if path.is_symlink() or not path.is_dir() or not (path / "config.json").is_file():
+            raise RunError(f"{run_id} is not a run in {self.runs_dir}; pick one from the Runs list")
+        return path
+
+    def _cannot_train(self, run: Run, steps: Optional[int]) -> Optional[str]:
+        """What this machine lacks to train the run (its data files, its device), as a sentence; None: nothing."""
+        try:
+            cfg = run.config()
+            if steps is not None:
+                cfg = cfg.replace(steps=steps)
+            validate_config(cfg, self.data_root)
+        except (ConfigError, RunError) as e:
+            return f"{run.id} cannot train on this machine: {e}"
+        missing = missing_data(cfg.dataset, self.data_root)
+        if missing:
+            return f"{run.id} cannot train on this machine: its data files are missing. {missing}"
+        return None
+
+    @staticmethod
+    def _check_more_steps(run: Run, steps: int) -> None:
+        done = run.last_checkpoint_step() or 0
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps <= done:
+            raise ConfigError(f"steps: {steps!r} must be a whole number above the {done:,} steps {run.id} has trained")
 
     def _launch(self, job: Job) -> str:
         job.thread = threading.Thread(target=self._work, args=(job,), name=f"ganlab-{job.run.id}", daemon=True)
@@ -166,7 +297,8 @@ class JobManager:
             return None
         with job.lock:
             return JobSnapshot(job.run.id, job.state, job.step, job.cfg.steps, job.cfg, tuple(job.history),
-                               job.preview, dict(job.hparams), job.error, job.diverged, tuple(job.metrics), job.started)
+                               job.preview, dict(job.hparams), job.error, job.diverged, tuple(job.metrics), job.started,
+                               current_step=max(job.live_step, job.step))
 
     def live_ids(self) -> list[str]:
         return [j.run.id for j in self._all() if j.state in ("created", "running", "paused")]
@@ -178,9 +310,16 @@ class JobManager:
         return list_runs(self.runs_dir)
 
     def delete(self, run_id: str) -> None:
-        if self.is_live(run_id):
+        """Remove a run's directory: only a run of this store, and never one that trains (here or elsewhere)."""
+        run = Run(self.run_path(run_id))
+        with self._lock:
+            job = self._jobs.get(run_id)
+        if job is not None and job.thread is not None and job.thread.is_alive():
             raise RunError(f"{run_id} is still training; stop it before deleting it")
-        Run.open(self.runs_dir / run_id).delete()
+        status = run.status()
+        if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:
+            raise RunError(f"{run_id} is being trained by another process; stop it there before deleting it")
+        run.delete()
         with self._lock:
             self._jobs.pop(run_id, None)
 
@@ -203,11 +342,13 @@ class JobManager:
                                        on_tick=lambda rec, tr: self._on_tick(job, rec, tr),
                                        on_ready=lambda tr: self._ready(job, tr))
         self._set(job, state=out.state, step=out.step, error=out.error, diverged=out.diverged)
+        job.ready.set()  # a start that failed before its first step: whoever waits reads the failure
 
     def _ready(self, job: Job, trainer) -> None:
         """The trainer stands at its first step: show the records up to it (the session has dropped the rest)."""
         self._set(job, history=thin(job.run.history(), HISTORY_LIMIT), metrics=job.run.metrics_history(),
                   hparams=dict(trainer.hparams), step=trainer.step)
+        job.ready.set()
 
     def _set(self, job: Job, **values: Any) -> None:
         with job.lock:
@@ -215,7 +356,8 @@ class JobManager:
                 setattr(job, k, v)
 
     def _should_stop(self, job: Job, trainer) -> bool:
-        """Called once per iteration: apply hparam changes, honour pause, report stop."""
+        """Called once per iteration: note the step (progress between ticks), apply hparam changes, honour pause."""
+        job.live_step = trainer.step
         if job.pending:
             with job.lock:
                 changes, job.pending = job.pending, {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import math
 import time
 
@@ -289,3 +290,96 @@ def test_spread_chart_has_a_target_line_and_no_drop_shading():
     fig = curves.metric_figure(h, "Metric/spread")
     names = _names(fig)
     assert "target" in names and "dropped" not in names and "best so far" not in names
+
+
+# ---------------------------------------------------------------- the recipe over time, sparse runs, progress
+
+def _recipe_history() -> list[dict]:
+    """lr D halved at step 50, k 1 -> 2 at step 70 (as "Change lr / k" leaves them in the records)."""
+    return [{"step": i * 10, "time": i * 0.1, "LR/D": 1e-3 if i < 5 else 5e-4, "LR/G": 2e-4, "k": 1 if i < 7 else 2,
+             "Loss/D": 0.7, "Loss/G": 0.8, "D/real": 0.5, "D/fake": 0.5} for i in range(1, 12)]
+
+
+def test_recipe_changes_are_read_off_the_records():
+    """Each live change at the first record that has it; a schedule's decay is no change, an edit under it is."""
+    changes = series.recipe_changes(_recipe_history())
+    assert [(c.step, c.changes) for c in changes] == [(50.0, (("LR/D", 1e-3, 5e-4),)), (70.0, (("k", 1.0, 2.0),))]
+    assert series.recipe_changes(_recipe_history()[:1]) == []  # one record: nothing to compare
+    decay = [{"step": s, "LR/D": 1e-3 * (1 - s / 1000), "LR/G": 1e-3 * (1 - s / 1000), "k": 1} for s in range(10, 500, 10)]
+    assert len(series.recipe_changes(decay)) > 40  # the records alone: every tick moves
+    base = lambda step: 1 - step / 1000  # noqa: E731 - the schedule's factor at the record's step
+    assert series.recipe_changes(decay, base=base) == []
+    decay[20]["LR/D"] = decay[20]["LR/G"] = None  # a record without them is skipped, not a change
+    for r in decay[30:]:
+        r["LR/D"] *= 0.5  # halved live under the schedule
+    assert [(c.step, [k for k, *_ in c.changes]) for c in series.recipe_changes(decay, base=base)] == [(310.0, ["LR/D"])]
+
+
+def test_recipe_chart_marks_each_change_and_the_curves_show_it_as_a_line():
+    """lr (log axis) and k (right axis) as steps, a diamond where each changed; the loss chart's vertical lines."""
+    h = _recipe_history()
+    changes = series.recipe_changes(h)
+    fig = curves.recipe_figure(h, changes=changes)
+    by_name = {t.name: t for t in fig.data if t.name != "live change"}
+    assert set(by_name) == {"lr D", "lr G", "k"}
+    assert by_name["k"].yaxis == "y2" and by_name["lr D"].line.shape == "hv"
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.overlaying == "y"  # 2e-4 to 1e-3: a log axis
+    assert tuple(fig.layout.yaxis2.range) == (0, 3.0)  # k up to 2, with room above
+    same = curves.recipe_figure([{**r, "LR/G": 1e-3} for r in h])
+    assert same.layout.yaxis.type != "log" and same.layout.yaxis.range[0] == 0  # close rates: a plain axis from 0
+    marks = [t for t in fig.data if t.name == "live change"]
+    assert [(list(t.x), list(t.y), t.yaxis) for t in marks] == [([50.0], [5e-4], "y"), ([70.0], [2.0], "y2")]
+    assert "lr D 0.001 → 0.0005" in marks[0].hovertext[0]
+    loss = curves.loss_figure(h, equilibrium=BCE_EQ, changes=changes)
+    assert [s.x0 for s in loss.layout.shapes] == [50.0, 70.0]
+    assert {"lr D", "k"} <= {a.text for a in loss.layout.annotations} and "ln 2" in _texts(loss)
+    assert len(curves.loss_figure(h, equilibrium=BCE_EQ).layout.shapes) == 0  # no changes: no lines
+
+
+def test_a_series_of_one_point_is_drawn_with_markers():
+    """A run stopped after its first tick shows that tick: one point draws no line, so every chart adds markers."""
+    one = [{"step": 50, "time": 1.0, "Loss/D": 0.7, "Loss/G": 0.9, "D/real": 0.6, "D/fake": 0.4, "Grad/D": 1.0,
+            "Grad/G": 0.5, "LR/D": 1e-3, "LR/G": 1e-3, "k": 1}]
+    figs = [curves.loss_figure(one, equilibrium=BCE_EQ), curves.loss_figure(one, equilibrium={}, smoothing=0.6),
+            curves.d_output_figure(one, equilibrium=BCE_EQ), curves.grad_norm_figure(one),
+            curves.overlay_figure({"a": one}, "Loss/D")]
+    for fig in figs:
+        shown = [t for t in fig.data if len(t.x or ()) == 1 and t.showlegend is not False]
+        assert shown and all("markers" in t.mode for t in shown), fig.layout.title.text
+    long = curves.loss_figure(_history(), equilibrium=BCE_EQ)
+    assert {t.mode for t in long.data if t.name == "D loss"} == {"lines"}  # a long run stays plain lines
+
+
+def test_live_speed_readings_and_the_status_line():
+    """Speed from readings of the live step between ticks; a paused run says paused, not its last speed."""
+    r = progress.add_reading((), 100.0, 0)
+    assert progress.reading_rate(r) is None  # one reading: no speed yet
+    r = progress.add_reading(progress.add_reading(r, 102.0, 30), 104.0, 60)
+    assert progress.reading_rate(r) == 15.0
+    assert progress.add_reading(r, 130.0, 400) == ((130.0, 400),)  # older than the window: dropped
+    assert progress.add_reading(r, 105.0, 10) == ((105.0, 10),)  # a resume went back: start afresh
+    assert progress.status_line("running", 60, 1000, sps=15.0, active=True) == \
+        "**running** · step 60 / 1,000 · 15.0 steps/s · ETA 1 min 03 s"
+    assert progress.status_line("running", 60, 1000, sps=0.21, active=True).endswith("0.21 steps/s · ETA 1 h 14 min")
+    paused = progress.status_line("paused", 60, 1000, sps=15.0, active=True)
+    assert paused.endswith("speed: paused · ETA: paused") and "15" not in paused
+    assert "starting" in progress.status_line("running", 0, 1000, sps=None, active=True)
+    assert progress.status_line("finished", 1000, 1000, sps=120.0, active=False).endswith("120 steps/s · ETA —")
+
+
+def test_labelled_strip_is_readable_on_its_own():
+    """Ten 8x8 digits: enlarged by whole pixels to >= 128 px each, a label under each and a title on top."""
+    from PIL import Image
+
+    x = np.random.default_rng(0).random((10, 1, 8, 8))
+    tiles = images.tiles_of(x)
+    assert tiles[0].shape == (8, 8, 3)
+    strip = images.labelled_strip(tiles, [f"step {s:,}" for s in range(1000, 11000, 1000)], title="run · G at step 2,000")
+    assert strip.shape[1] >= 10 * 128 and strip.shape[0] >= 128 + 30
+    tile = strip[strip.shape[0] // 2 - 60: strip.shape[0] // 2, 8:136]
+    assert len(np.unique(tile.reshape(-1, 3), axis=0)) <= 64  # nearest neighbour: only the source's grey levels
+    assert (strip[:20] < 128).any() and (strip[-20:] < 128).any()  # ink in the title line and the label line
+    png = images.labelled_strip_png(tiles, [str(i) for i in range(10)])
+    assert Image.open(io.BytesIO(png)).size[0] >= 1280
+    with pytest.raises(ValueError):
+        images.labelled_strip(tiles, ["only one label"])

@@ -5,9 +5,11 @@ import streamlit as st
 from ganlab.data import target_of
 from ganlab.game.losses import CONVENTION, LOSSES
 from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S
-from ganlab.ui.common import STATE_ICONS, run_rows, show_errors, show_flashes
+from ganlab.ui.common import STATE_ICONS, resume_control, run_rows, show_errors, show_flashes
 from ganlab.ui.manager import get_manager, selected_run_id
 from ganlab.ui.monitor import (
+    GRID_PX,
+    STRIP_FRAMES,
     as_unit,
     cached_figure,
     coverage_drop,
@@ -15,29 +17,37 @@ from ganlab.ui.monitor import (
     disk_samples,
     final_samples,
     last_value,
+    live_speed,
+    pick_frame,
     real_points,
+    run_changes,
     run_view,
+    sample_grid,
+    timelapse_frames,
+    timelapse_strip_png,
     value_counts,
+    view_recipe,
 )
 from ganlab.viz import charts as chart_registry
 from ganlab.viz import curves, images, points
-from ganlab.viz.progress import format_duration, speed_text
+from ganlab.viz.progress import status_line
 from ganlab.viz.style import series_info, series_name
 
 CHART = {"config": {"displaylogo": False}}
 
 
 def status_panel(view) -> None:
-    """State, progress bar with steps/s and ETA, and the run's recipe."""
+    """State, progress bar with steps/s and ETA (moving between log ticks), and the recipe as it trains now."""
     cfg = view.config
-    sps, eta, frac = speed_text(view.history, cfg.steps)
-    icon = STATE_ICONS.get(view.state, "")
-    text = (f"{icon} **{view.state}** · step {view.step:,} / {cfg.steps:,} · {sps:,.0f} steps/s · "
-            f"ETA {format_duration(eta) if view.active else '—'}")
+    text = status_line(view.state, view.step, cfg.steps, sps=live_speed(view), active=view.active,
+                       icon=STATE_ICONS.get(view.state, ""))
+    if view.active and not view.history:
+        text += f" · the charts start at step {min(cfg.log_every, cfg.steps):,}"
     st.progress(min(max(view.step / max(cfg.steps, 1), 0.0), 1.0), text=text)
+    hp = view_recipe(view)  # the live values (the job's, else the newest record's), never config.json's start values
+    schedule = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} schedule)"
     st.caption(f"{cfg.dataset} · {cfg.arch} · {cfg.loss} ({LOSSES.describe(cfg.loss)}) · batch {cfg.batch_size} · "
-               f"k = {view.snapshot.hparams.get('d_steps', cfg.d_steps) if view.snapshot else cfg.d_steps} · "
-               f"seed {cfg.seed}")
+               f"k = {int(hp['d_steps'])} · lr D {hp['lr_d']:.3g} · lr G {hp['lr_g']:.3g}{schedule} · seed {cfg.seed}")
 
 
 def controls(view) -> None:
@@ -64,13 +74,13 @@ def controls(view) -> None:
             with show_errors("Could not stop"):
                 manager.stop(rid)
         with c4.popover("Change lr / k while it trains"):
-            hp = snap.hparams or {}
+            hp = view_recipe(view)  # what it trains with now: Apply must not put config.json's start values back
             with st.form(f"hp_{rid}"):
-                lr_d = st.number_input("D learning rate", value=float(hp.get("lr_d", view.config.lr_d)),
+                lr_d = st.number_input("D learning rate", value=float(hp["lr_d"]),
                                        min_value=0.0, format="%.2e", step=1e-5)
-                lr_g = st.number_input("G learning rate", value=float(hp.get("lr_g", view.config.lr_g)),
+                lr_g = st.number_input("G learning rate", value=float(hp["lr_g"]),
                                        min_value=0.0, format="%.2e", step=1e-5)
-                k = st.number_input("k: D steps per G step", value=int(hp.get("d_steps", view.config.d_steps)),
+                k = st.number_input("k: D steps per G step", value=int(hp["d_steps"]),
                                     min_value=1, max_value=100, step=1)
                 if st.form_submit_button("Apply"):
                     with show_errors("Could not change the hyperparameters"):
@@ -87,10 +97,8 @@ def controls(view) -> None:
             st.error(f"The run failed: {error}")
         elif view.state == "interrupted":
             st.warning("This run's process ended while it was training (a restart or a crash).")
-        if view.run.checkpoints() and st.button("Resume from the last checkpoint", key="resume", icon=":material/play_arrow:"):
-            with show_errors("Could not resume"):
-                manager.resume(rid)
-                st.rerun()
+        if resume_control(manager, rid, key="resume", report_failure=False) is not None:  # says why not, or from where
+            st.rerun()
 
 
 def charts(view, smoothing: float, log_y: bool) -> None:
@@ -100,7 +108,8 @@ def charts(view, smoothing: float, log_y: bool) -> None:
     shown = chart_registry.visible(counts)
     inp = chart_registry.ChartInput(
         h, smoothing=smoothing, log_y=log_y, max_points=MAX_POINTS, equilibrium=LOSSES.get(cfg.loss).equilibrium,
-        convention=CONVENTION, totals={t: last_value(h, t) for e in shown for t in e.obj.totals})
+        convention=CONVENTION, totals={t: last_value(h, t) for e in shown for t in e.obj.totals},
+        changes=run_changes(view))
     tick_key = (*view.version, smoothing, log_y)
     for section in chart_registry.SECTIONS:
         entries = [e for e in shown if e.obj.section == section]
@@ -159,8 +168,11 @@ def samples_panel(view) -> None:
             samples, target=target_of(cfg.dataset), value_range=spec.value_range,
             title=f"Generated vectors at step {step:,}")), key="chart_vectors", **CHART)
         return
-    st.image(_grid(samples, view), caption=f"Fixed latent batch at step {step:,}" +
-             (" · one row per class" if cfg.conditional else ""))
+    left, right = st.columns([3, 2])  # the grid fills most of the width; a 64-sample grid stays on screen
+    left.image(_grid(samples, view), caption=f"Fixed latent batch at step {step:,}" +
+               (" · one row per class" if cfg.conditional else ""))
+    right.caption(f"The same {len(samples)} latent vectors at every refresh: what changes is G, not the noise. "
+                  "The time-lapse below steps through the snapshots.")
 
 
 def _latest_samples(view, preview):
@@ -172,10 +184,11 @@ def _latest_samples(view, preview):
     return as_unit(samples[-1], view.spec), int(steps[-1])
 
 
-def _grid(samples, view):
-    k = view.spec.num_classes if (view.spec is not None and view.config.conditional) else 0
-    nrow = max(1, len(samples) // k) if k else None  # the trainer orders the fixed batch class by class
-    return images.image_grid(samples, nrow=nrow)
+GIF_PX = 400  # a GIF frame's width (a GIF holds every snapshot; the page's grid is GRID_PX wide)
+
+
+def _grid(samples, view, width_px: int = GRID_PX):
+    return sample_grid(samples, view.spec, view.config.conditional, width_px=width_px)
 
 
 def status_part(run_id: str, polling: bool) -> None:
@@ -209,31 +222,59 @@ def samples_part(run_id: str) -> None:
         samples_panel(run_view(run_id))
 
 
+def _remember_snapshot(key: str, want_key: str, newest: int) -> None:
+    """The person's pick, kept apart from the widget: None (the newest) follows the run as snapshots come."""
+    picked = st.session_state.get(key)
+    st.session_state[want_key] = None if picked is None or picked >= newest else int(picked)
+
+
 @st.fragment
 def timelapse(run_id: str) -> None:
-    """A slider over the fixed-batch snapshots in samples.h5 (the trainer writes them as it goes)."""
+    """A slider over the fixed-batch snapshots in samples.h5 (the trainer writes them as it goes).
+
+    The slider and the frame come from one list, read once per rerun: the slider's value is set from
+    the frame picked, never left to widget state that an earlier, longer list (before a resume
+    dropped the snapshots past its checkpoint) wrote.
+    """
     with show_errors("Could not read the snapshots"):
         view = run_view(run_id)
         steps, samples = disk_samples(view.run)
-        if len(steps) == 0:
+        frames = timelapse_frames(steps, view.step or None)
+        if not frames:
             st.caption(f"No snapshots yet: one is written every {view.config.snapshot_every:,} steps.")
             return
-        i = st.select_slider("Snapshot (step)", options=list(range(len(steps))), value=len(steps) - 1,
-                             format_func=lambda j: f"{int(steps[j]):,}", key=f"tl_{run_id}")
-        frame = as_unit(samples[i], view.spec)
+        key, want_key = f"tl_{run_id}", f"tl_want_{run_id}"
+        wanted = st.session_state.get(want_key)
+        i = pick_frame(frames, wanted)
+        options = [s for s, _ in frames]
+        st.session_state[key] = options[i]  # what the slider shows is the frame drawn below
+        st.select_slider("Snapshot (step)", options=options, format_func=lambda s: f"{s:,}", key=key,
+                         on_change=_remember_snapshot, args=(key, want_key, options[-1]))
+        step, row = frames[i]
+        if wanted is not None and wanted != step:
+            st.caption(f"The snapshot of step {wanted:,} is no longer in this run (a resume trained past its "
+                       f"checkpoint again): showing step {step:,}, the nearest before it.")
+        frame = as_unit(samples[row], view.spec)
         spec = view.spec
         if spec is not None and spec.kind == "points" and spec.shape == (2,):
             st.plotly_chart(points.points_figure(real_points(view.config.dataset), frame, height=460,
-                                                 title=f"Fixed latent batch at step {int(steps[i]):,}"),
+                                                 title=f"Fixed latent batch at step {step:,}"),
                             key="chart_timelapse", **CHART)
         elif spec is not None and spec.kind == "points":
             st.plotly_chart(points.vector_figure(frame, target=target_of(view.config.dataset),
-                                                 value_range=spec.value_range), key="chart_timelapse", **CHART)
+                                                 value_range=spec.value_range, title=f"Generated vectors at step {step:,}"),
+                            key="chart_timelapse", **CHART)
         else:
-            st.image(_grid(frame, view), caption=f"step {int(steps[i]):,}")
-            if st.button("Make a GIF of the time-lapse", key="tl_gif"):
-                gif = images.gif_bytes([_grid(as_unit(s, spec), view) for s in samples], duration_ms=150)
-                st.download_button("Download the time-lapse (GIF)", gif, f"{run_id}-timelapse.gif", "image/gif")
+            left, right = st.columns([3, 2])
+            left.image(_grid(frame, view), caption=f"Fixed latent batch at step {step:,}")
+            right.download_button("Download a strip of the snapshots (PNG)",
+                                  lambda: timelapse_strip_png(run_id, frames, samples, spec), f"{run_id}-timelapse.png",
+                                  "image/png", key="tl_png", icon=":material/download:", on_click="ignore",
+                                  help=f"Up to {STRIP_FRAMES} snapshots side by side, each labelled with its step")
+            if right.button("Make a GIF of the time-lapse", key="tl_gif"):
+                gif = images.gif_bytes([_grid(as_unit(samples[r], spec), view, GIF_PX) for _, r in frames],
+                                       duration_ms=150)
+                right.download_button("Download the time-lapse (GIF)", gif, f"{run_id}-timelapse.gif", "image/gif")
 
 
 @st.fragment

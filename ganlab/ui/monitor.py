@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -14,9 +16,12 @@ from ..config import RunConfig
 from ..data import dataset_spec, load_dataset
 from ..data.base import DataSpec
 from ..evaluation.evaluate import generate_from_run
+from ..game.schedules import lr_factor
 from ..jobs import JobSnapshot
 from ..store import LIVE_STATES, Run
-from ..viz.series import count_values, is_number
+from ..viz import images
+from ..viz.progress import add_reading, reading_rate, speed_text
+from ..viz.series import RecipeChange, count_values, is_number, recipe_changes
 from .manager import get_manager
 
 
@@ -28,7 +33,7 @@ class RunView:
     config: RunConfig
     spec: Optional[DataSpec]
     state: str
-    step: int
+    step: int  # the trainer's step now for a run in this process (it moves between ticks), else status.json's
     history: tuple | list
     snapshot: Optional[JobSnapshot]  # None: the run is not in this process's manager
 
@@ -64,7 +69,8 @@ def run_view(run_id: str) -> RunView:
     run = open_run(run_id)
     snap = manager.snapshot(run_id)
     if snap is not None:
-        return RunView(run, snap.config, _spec(snap.config.dataset), snap.state, snap.step, snap.history, snap)
+        return RunView(run, snap.config, _spec(snap.config.dataset), snap.state, max(snap.current_step, snap.step),
+                       snap.history, snap)
     cfg = run.config()
     status = run.status()
     return RunView(run, cfg, _spec(cfg.dataset), status.get("state", "interrupted"),
@@ -104,6 +110,21 @@ def disk_samples(run: Run) -> tuple[np.ndarray, np.ndarray]:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _samples_cached(path: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
     return Run(path).read_samples()
+
+
+GRID_PX = 720  # a sample grid is built about this wide, in whole pixels, then fits its column
+
+
+def sample_grid(samples: np.ndarray, spec: Optional[DataSpec], conditional: bool, *, width_px: int = GRID_PX) -> np.ndarray:
+    """The fixed batch as one image about width_px across (and at most that tall): small images are
+    enlarged by whole pixels (nearest neighbour), so the page shows a sharp grid that fits its column,
+    shrinking it if need be, never blurring a small one up. A conditional run's batch is ordered class
+    by class: one row per class."""
+    k = spec.num_classes if (spec is not None and conditional) else 0
+    nrow = max(1, len(samples) // k) if k else None
+    ncol = min(nrow or math.ceil(math.sqrt(len(samples))), len(samples))
+    nrows = -(-len(samples) // ncol)
+    return images.image_grid(samples, nrow=nrow, min_tile=max(32, -(-width_px // max(ncol, nrows))))
 
 
 def as_unit(samples: np.ndarray, spec: Optional[DataSpec]) -> np.ndarray:
@@ -180,3 +201,118 @@ def value_counts(view: RunView) -> Counter:
         counts = count_values(h)
     st.session_state["_monitor_counts"] = (rid, len(h), h[-1].get("step") if h else None, counts)
     return counts
+
+
+# ---------------------------------------------------------------- the recipe now, and its changes
+
+RECIPE_FIELDS = ("lr_d", "lr_g", "d_steps")  # what "Change lr / k" sets
+
+
+def schedule_factor(cfg: RunConfig) -> Optional[Callable[[float], float]]:
+    """The lr schedule's factor behind a record's learning rates (None: a constant schedule, factor 1).
+
+    A record at step s was trained by the update after s - 1 steps, which used the factor of s - 1.
+    """
+    if cfg.lr_schedule == "constant":
+        return None
+    return lambda step: lr_factor(cfg.lr_schedule, max(int(step) - 1, 0), cfg.steps, cfg.lr_end_factor)
+
+
+def live_recipe(cfg: RunConfig, hparams: Optional[dict], history: Sequence[dict]) -> dict:
+    """lr_d, lr_g (the base rates a person sets) and d_steps as the run trains now.
+
+    The job's live values first (a change shows before the next tick), else the newest record's
+    (a run from disk, or a resumed one before its trainer is ready), and config.json's start
+    values only for a run that has neither: after a live change or a resume they are stale.
+    """
+    if hparams:
+        return {f: hparams.get(f, getattr(cfg, f)) for f in RECIPE_FIELDS}
+    for rec in reversed(history):  # the newest record that has them: a few from the end
+        if is_number(rec.get("k")) and is_number(rec.get("LR/D")) and is_number(rec.get("LR/G")):
+            factor = schedule_factor(cfg)
+            f = factor(rec.get("step") or 0) if factor else 1.0
+            f = f if f > 0 else 1.0
+            return {"lr_d": rec["LR/D"] / f, "lr_g": rec["LR/G"] / f, "d_steps": int(rec["k"])}
+    return {f: getattr(cfg, f) for f in RECIPE_FIELDS}
+
+
+def view_recipe(view: RunView) -> dict:
+    hparams = view.snapshot.hparams if view.snapshot is not None else None
+    history = view.history
+    if not hparams and not history and view.snapshot is not None:
+        history = disk_history(view.run)  # a resumed job before its trainer is ready: the records it continues
+    return live_recipe(view.config, hparams, history)
+
+
+def run_changes(view: RunView) -> tuple[RecipeChange, ...]:
+    """The live changes of lr and k in this run's records (a resume's lr × 0.5 included)."""
+    return tuple(recipe_changes(view.history, base=schedule_factor(view.config)))
+
+
+# ---------------------------------------------------------------- the time-lapse's one list
+
+def timelapse_frames(steps, upto: Optional[int]) -> list[tuple[int, int]]:
+    """(step, row in samples.h5) of each snapshot the time-lapse may show, oldest first, each step once.
+
+    Only snapshots at or before the run's step: a resume from an earlier checkpoint leaves the old
+    snapshots past it in samples.h5 until its first new one overwrites them, and those show a
+    G the run no longer has.
+    """
+    rows: dict[int, int] = {}
+    for row, step in enumerate(int(s) for s in steps):
+        if upto is None or step <= upto:
+            rows[step] = row  # a repeated step: the newer row
+    return sorted(rows.items())
+
+
+def pick_frame(frames: Sequence[tuple[int, int]], wanted: Optional[int]) -> int:
+    """Index of the frame to show: the wanted step, else the newest one before it (it was dropped),
+    else the first; None wanted: the newest (follow the run)."""
+    if not frames:
+        raise ValueError("no snapshots to pick from")
+    if wanted is None:
+        return len(frames) - 1
+    before = [i for i, (step, _) in enumerate(frames) if step <= wanted]
+    return before[-1] if before else 0
+
+
+STRIP_FRAMES = 10  # snapshots in the downloadable strip, evenly spaced, the first and the last always in
+STRIP_SAMPLES = 16  # of the fixed batch, as a 4x4 grid per snapshot
+
+
+def evenly_spaced(n: int, k: int) -> list[int]:
+    """k (at most n) indices of range(n), evenly spaced, with 0 and n - 1 among them."""
+    k = min(k, n)
+    if k <= 1:
+        return [n - 1] if n else []
+    return sorted({round(j * (n - 1) / (k - 1)) for j in range(k)})
+
+
+def timelapse_strip_png(run_id: str, frames: Sequence[tuple[int, int]], samples: np.ndarray,
+                        spec: Optional[DataSpec]) -> bytes:
+    """A PNG that reads on its own: evenly spaced snapshots of the first samples, each labelled with its step."""
+    picks = [frames[j] for j in evenly_spaced(len(frames), STRIP_FRAMES)]
+    tiles = [images.image_grid(as_unit(samples[row][:STRIP_SAMPLES], spec), nrow=4, padding=1, min_tile=1)
+             for _, row in picks]
+    return images.labelled_strip_png(tiles, [f"step {step:,}" for step, _ in picks], min_size=160,
+                                     title=f"{run_id} · the fixed latent batch over training (first {STRIP_SAMPLES})")
+
+
+# ---------------------------------------------------------------- live speed
+
+def live_speed(view: RunView) -> Optional[float]:
+    """Steps per second from this tab's readings of the trainer's step (taken on each refresh of the
+    status line), so the speed moves between log ticks; the records' speed until two readings exist.
+
+    Readings restart when the run or its state changes: a pause must not drag the speed down after.
+    """
+    hit = st.session_state.get("_monitor_readings")
+    readings = hit[2] if hit is not None and hit[:2] == (view.run.id, view.state) else ()
+    if view.state == "running":
+        readings = add_reading(readings, time.monotonic(), view.step)
+    st.session_state["_monitor_readings"] = (view.run.id, view.state, readings)
+    sps = reading_rate(readings) if view.state == "running" else None
+    if sps is None:
+        recorded = speed_text(view.history, view.config.steps)[0]
+        sps = recorded if recorded > 0 else None
+    return sps

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from ..registry import Entry, Registry
 from . import curves
 from .curves import Equilibrium
-from .series import History
+from .series import History, RecipeChange
 from .style import series_info
 
 SECTIONS = ("training", "quality")  # the page draws the sections in this order, each two charts to a row
@@ -36,6 +36,7 @@ class ChartInput:
     equilibrium: Equilibrium = field(default_factory=dict)  # the loss's equilibrium lines
     convention: str = ""  # how the losses are averaged (the loss chart's subtitle)
     totals: Mapping[str, Optional[float]] = field(default_factory=dict)  # total key -> its latest value
+    changes: tuple[RecipeChange, ...] = ()  # live changes of lr / k (series.recipe_changes): a line on each curve
 
 
 Counts = Mapping[str, int]  # record key -> how many records carry a number for it
@@ -85,21 +86,24 @@ CHARTS: Registry[Chart] = Registry("chart")  # the name is the figure cache's na
 
 CHARTS.add("loss", Chart(("Loss/D", "Loss/G"), lambda c: curves.loss_figure(
     c.history, equilibrium=c.equilibrium, convention=c.convention, smoothing=c.smoothing, log_y=c.log_y,
-    max_points=c.max_points), shows=always),
+    max_points=c.max_points, changes=c.changes), shows=always),
     "D's and G's losses against the loss's equilibrium: the first thing to read")
 CHARTS.add("dout", Chart(("D/real", "D/fake"), lambda c: curves.d_output_figure(
-    c.history, equilibrium=c.equilibrium, smoothing=c.smoothing, max_points=c.max_points), shows=always),
+    c.history, equilibrium=c.equilibrium, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes),
+    shows=always),
     "D's mean verdict on real and on fake: who is winning the game")
 CHARTS.add("grad", Chart(("Grad/D", "Grad/G"), lambda c: curves.grad_norm_figure(
-    c.history, smoothing=c.smoothing, max_points=c.max_points), shows=always),
+    c.history, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes), shows=always),
     "Gradient norms: exploding or vanishing gradients show here before the losses move")
+CHARTS.add("recipe", Chart(("LR/D", "LR/G", "k"), lambda c: curves.recipe_figure(
+    c.history, changes=c.changes, max_points=c.max_points)),
+    "The learning rates and k the trainer used, each live change marked: what the header's values were over time")
 CHARTS.add("W", Chart(("W",), lambda c: curves.wasserstein_figure(
-    c.history, smoothing=c.smoothing, max_points=c.max_points)),
+    c.history, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes)),
     "The critic's Wasserstein estimate (critic losses only)")
 CHARTS.add("pen", Chart(("Penalty/GP", "Penalty/R1"), lambda c: curves.penalty_figure(
-    c.history, smoothing=c.smoothing, max_points=c.max_points)),
+    c.history, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes)),
     "Gradient penalty and R1 terms (when the recipe has them)")
-
 
 def metric_chart(key: str) -> Chart:
     """A quality metric over the eval ticks, with its total (from the series table) as a dashed line."""
@@ -128,11 +132,6 @@ NOT_CHARTED: Mapping[str, str] = {
     "step": "the x axis of every chart",
     "time": "wall-clock seconds: the status line's speed and ETA are read from it",
     "Speed/steps_per_s": "the status line's progress bar shows it, with the ETA",
-    "LR/D": "set by the recipe and its schedule, not learned: a chart would redraw the schedule; "
-            "'Change lr / k' shows the current value",
-    "LR/G": "set by the recipe and its schedule, not learned: a chart would redraw the schedule; "
-            "'Change lr / k' shows the current value",
-    "k": "a whole number a person sets; the status caption shows it",
     "Metric/reverse_kl": "balance among the modes: the coverage chart already shows modes being lost; "
                          "in metrics.jsonl and `ganlab eval`",
     "Metric/class_kl": "balance among the classes: the coverage chart already shows classes being lost; "

@@ -13,27 +13,58 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .series import History, decimate_indices, series, smooth, step_axis
-from .style import NEUTRAL, RUN_COLORS, WARN, curve_layout, no_data, series_color, series_info, series_name
+from .series import LR_KEYS, History, RecipeChange, decimate_indices, series, smooth, step_axis
+from .style import CHANGE, NEUTRAL, RUN_COLORS, WARN, curve_layout, no_data, series_color, series_info, series_name
 
 Equilibrium = Mapping[str, tuple[float, str]]  # key -> (value, label), e.g. {"Loss/D": (0.693, "ln 2")}
+SPARSE = 20  # a series drawn with this few points gets markers: one tick alone draws no line
+MAX_CHANGE_LABELS = 12  # the newest live changes are labelled; older ones keep their line
+
+
+def _mode(n: int) -> str:
+    return "lines+markers" if n <= SPARSE else "lines"
 
 
 def _line_traces(x: np.ndarray, y: np.ndarray, *, name: str, color: str, smoothing: float,
                  max_points: int) -> list[go.Scatter]:
     """Raw faint + smoothed bold (one legend entry), or a single line when smoothing is 0."""
     idx = decimate_indices(y, max_points)
+    mode, marker = _mode(idx.size), dict(size=6, color=color)
     if smoothing <= 0:
-        return [go.Scatter(x=x[idx], y=y[idx], name=name, mode="lines", legendgroup=name,
-                           line=dict(color=color, width=1.6),
+        return [go.Scatter(x=x[idx], y=y[idx], name=name, mode=mode, legendgroup=name,
+                           line=dict(color=color, width=1.6), marker=marker,
                            hovertemplate="%{y:.4g}")]
     raw = go.Scatter(x=x[idx], y=y[idx], name=name, mode="lines", legendgroup=name,
                      showlegend=False, opacity=0.25, line=dict(color=color, width=1),
                      hoverinfo="skip")
-    sm = go.Scatter(x=x[idx], y=smooth(y, smoothing)[idx], name=name, mode="lines",
-                    legendgroup=name, line=dict(color=color, width=2.2), customdata=y[idx],
+    sm = go.Scatter(x=x[idx], y=smooth(y, smoothing)[idx], name=name, mode=mode,
+                    legendgroup=name, line=dict(color=color, width=2.2), marker=marker, customdata=y[idx],
                     hovertemplate="%{y:.4g} (raw %{customdata:.4g})")
     return [raw, sm]
+
+
+def _value_text(key: str, v: float) -> str:
+    return f"{int(v)}" if key == "k" else f"{v:.3g}"
+
+
+def change_text(change: RecipeChange, *, short: bool = False) -> str:
+    """'lr D 0.001 → 0.0005 · k 1 → 2' (short: the names only, for a label on a narrow chart)."""
+    parts = [series_name(key).split(" (")[0] + ("" if short else f" {_value_text(key, a)} → {_value_text(key, b)}")
+             for key, a, b in change.changes]
+    return " · ".join(parts)
+
+
+def _add_changes(fig: go.Figure, changes: Sequence[RecipeChange]) -> None:
+    """A dotted vertical line at each live change of lr or k, labelled at the top (hover: before → after)."""
+    if not changes:
+        return
+    shapes = [dict(type="line", xref="x", yref="paper", x0=c.step, x1=c.step, y0=0, y1=1, layer="below",
+                   line=dict(color=CHANGE, width=1.3, dash="dot")) for c in changes]
+    notes = [dict(x=c.step, xref="x", y=1, yref="paper", xanchor="left", yanchor="top", showarrow=False,
+                  text=change_text(c, short=True), font=dict(color=CHANGE, size=10), bgcolor="rgba(255,255,255,0.8)",
+                  hovertext=f"step {c.step:,.0f}: {change_text(c)}")
+             for c in changes[-MAX_CHANGE_LABELS:]]
+    fig.update_layout(shapes=list(fig.layout.shapes) + shapes, annotations=list(fig.layout.annotations) + notes)
 
 
 def _add_hline(fig: go.Figure, y: float, text: str, color: str, x0: float, x1: float, *,
@@ -67,8 +98,9 @@ def _add_equilibrium(fig: go.Figure, equilibrium: Equilibrium | None, keys: Sequ
 def series_figure(history: History, keys: Sequence[str], *, title: str, y_title: str = "",
                   subtitle: str = "", equilibrium: Equilibrium | None = None,
                   smoothing: float = 0.0, log_y: bool = False, y_range=None,
-                  max_points: int = 2000, height: int | None = 320) -> go.Figure:
-    """Any record keys vs step, in their role colours, with dashed equilibrium lines."""
+                  max_points: int = 2000, height: int | None = 320,
+                  changes: Sequence[RecipeChange] = ()) -> go.Figure:
+    """Any record keys vs step, in their role colours, with dashed equilibrium lines and the live changes."""
     steps = step_axis(history)
     fig = go.Figure()
     x0, x1 = math.inf, -math.inf
@@ -82,6 +114,7 @@ def series_figure(history: History, keys: Sequence[str], *, title: str, y_title:
         no_data(fig)
         x0, x1 = 0.0, 100.0
     _add_equilibrium(fig, equilibrium, keys, x0, x1, log_y=log_y)
+    _add_changes(fig, changes)
     curve_layout(fig, title=title, subtitle=subtitle, y_title=y_title, height=height, log_y=log_y,
                  x_max=x1)
     if y_range is not None:
@@ -91,15 +124,16 @@ def series_figure(history: History, keys: Sequence[str], *, title: str, y_title:
 
 def loss_figure(history: History, *, equilibrium: Equilibrium, convention: str = "",
                 smoothing: float = 0.0, log_y: bool = False, max_points: int = 2000,
-                height: int | None = 320) -> go.Figure:
+                height: int | None = 320, changes: Sequence[RecipeChange] = ()) -> go.Figure:
     """D and G losses vs step with the loss's equilibrium lines; the convention as subtitle."""
     return series_figure(history, ["Loss/D", "Loss/G"], title="Losses", y_title="loss",
                          subtitle=convention, equilibrium=equilibrium, smoothing=smoothing,
-                         log_y=log_y, max_points=max_points, height=height)
+                         log_y=log_y, max_points=max_points, height=height, changes=changes)
 
 
 def d_output_figure(history: History, *, equilibrium: Equilibrium, smoothing: float = 0.0,
-                    max_points: int = 2000, height: int | None = 320) -> go.Figure:
+                    max_points: int = 2000, height: int | None = 320,
+                    changes: Sequence[RecipeChange] = ()) -> go.Figure:
     """D(x) on real and D(G(z)) on fake vs step; probabilities get a fixed [0, 1] axis."""
     values = np.concatenate([series(history, k)[1] for k in ("D/real", "D/fake")])
     prob = values.size == 0 or bool(((values >= 0) & (values <= 1)).all())
@@ -109,31 +143,95 @@ def d_output_figure(history: History, *, equilibrium: Equilibrium, smoothing: fl
                          y_title="D output (probability)" if prob else "critic score",
                          subtitle=subtitle, equilibrium=equilibrium, smoothing=smoothing,
                          y_range=(-0.03, 1.03) if prob else None, max_points=max_points,
-                         height=height)
+                         height=height, changes=changes)
 
 
 def grad_norm_figure(history: History, *, smoothing: float = 0.0, log_y: bool = True,
-                     max_points: int = 2000, height: int | None = 320) -> go.Figure:
+                     max_points: int = 2000, height: int | None = 320,
+                     changes: Sequence[RecipeChange] = ()) -> go.Figure:
     """L2 norms of D's and G's gradients (log axis by default: they span decades)."""
     return series_figure(history, ["Grad/D", "Grad/G"], title="Gradient norms",
                          y_title="L2 norm", subtitle="Exploding or vanishing norms warn before the losses do",
-                         smoothing=smoothing, log_y=log_y, max_points=max_points, height=height)
+                         smoothing=smoothing, log_y=log_y, max_points=max_points, height=height, changes=changes)
 
 
 def wasserstein_figure(history: History, *, smoothing: float = 0.0, max_points: int = 2000,
-                       height: int | None = 320) -> go.Figure:
+                       height: int | None = 320, changes: Sequence[RecipeChange] = ()) -> go.Figure:
     """The critic's Wasserstein estimate E[D(x)] - E[D(G(z))] (critic losses only)."""
     return series_figure(history, ["W"], title="Wasserstein estimate", y_title="E[D(x)] − E[D(G(z))]",
                          subtitle="Falls toward 0 as G's distribution approaches the data's",
-                         smoothing=smoothing, max_points=max_points, height=height)
+                         smoothing=smoothing, max_points=max_points, height=height, changes=changes)
 
 
 def penalty_figure(history: History, *, smoothing: float = 0.0, log_y: bool = False,
-                   max_points: int = 2000, height: int | None = 320) -> go.Figure:
+                   max_points: int = 2000, height: int | None = 320,
+                   changes: Sequence[RecipeChange] = ()) -> go.Figure:
     """Gradient penalty (WGAN-GP) and R1 penalty terms vs step."""
     return series_figure(history, ["Penalty/GP", "Penalty/R1"], title="Penalties",
                          y_title="penalty", smoothing=smoothing, log_y=log_y,
-                         max_points=max_points, height=height)
+                         max_points=max_points, height=height, changes=changes)
+
+
+def _steps_kept(y: np.ndarray, max_points: int) -> np.ndarray:
+    """A piecewise-constant series drawn exactly: the points either side of each change, plus both ends."""
+    if y.size <= 2:
+        return np.arange(y.size)
+    moved = y[1:] != y[:-1]
+    idx = np.flatnonzero(np.r_[True, moved] | np.r_[moved, True])
+    return idx if idx.size <= max_points else decimate_indices(y, max_points)  # a schedule: a curve
+
+
+def recipe_figure(history: History, *, changes: Sequence[RecipeChange] = (), max_points: int = 2000,
+                  height: int | None = 320) -> go.Figure:
+    """The learning rates (left) and k (right) the trainer used, as steps; a diamond at each live change.
+
+    Read from the records, so it is the run's truth after a resume or a live edit, not config.json's
+    start values. Smoothing never applies: these are settings, not noisy measurements. The lr axis
+    turns logarithmic once the rates span more than a factor of 4 (a schedule, a 10x change).
+    """
+    steps = step_axis(history)
+    fig = go.Figure()
+    x1, ks = -math.inf, np.zeros(0)
+    # lr G first and wider, lr D over it: equal rates (the usual start) must still show both lines
+    for key, width in (("LR/G", 4.0), ("LR/D", 2.0), ("k", 2.0)):
+        x, y = series(history, key, steps)
+        if not x.size:
+            continue
+        idx = _steps_kept(y, max_points)
+        color = series_color(key)
+        fig.add_trace(go.Scatter(x=x[idx], y=y[idx], name=series_name(key), mode=_mode(x.size),
+                                 yaxis="y2" if key == "k" else "y", marker=dict(size=6, color=color),
+                                 line=dict(color=color, width=width, shape="hv", dash="dot" if key == "k" else None),
+                                 opacity=0.8 if key == "LR/G" else 1.0,
+                                 hovertemplate="%{y:.3g}" if key != "k" else "%{y:.0f}"))
+        x1 = max(x1, float(x.max()))
+        ks = y if key == "k" else ks
+    if not fig.data:
+        no_data(fig)
+        x1 = 100.0
+    marks = [(c.step, after, key, c) for c in changes for key, _before, after in c.changes]
+    for axis, keys in (("y", LR_KEYS), ("y2", ("k",))):  # on the series that changed, at its new value
+        pts = [m for m in marks if m[2] in keys]
+        if pts:
+            fig.add_trace(go.Scatter(x=[m[0] for m in pts], y=[m[1] for m in pts], yaxis=axis, mode="markers",
+                                     name="live change", showlegend=False,
+                                     marker=dict(color=CHANGE, symbol="diamond", size=12, line=dict(color="white", width=1)),
+                                     hovertext=[f"step {m[0]:,.0f}: {change_text(m[3])}" for m in pts], hoverinfo="text"))
+    _add_changes(fig, changes)
+    curve_layout(fig, title="Learning rates and k", y_title="learning rate", height=height, x_max=x1,
+                 subtitle="As the trainer used them · ◆ a change made while it trained")
+    lrs = np.concatenate([series(history, k, steps)[1] for k in LR_KEYS])
+    lrs = lrs[lrs > 0]
+    if lrs.size and lrs.max() > 4 * lrs.min():
+        fig.update_yaxes(type="log", hoverformat=".3g")
+    else:  # one or two close rates: a plain axis from 0, not a log axis of one value
+        fig.update_yaxes(range=[0, 1.25 * float(lrs.max()) if lrs.size else 1.0], tickformat=".2~g", hoverformat=".3g")
+    k_top = float(ks.max()) + 1 if ks.size else 2.0
+    fig.update_layout(yaxis2=dict(title=dict(text="k: D steps per G step", font=dict(color=series_color("k"))),
+                                  overlaying="y", side="right", range=[0, k_top], dtick=1, showgrid=False,
+                                  zeroline=False, tickfont=dict(color=series_color("k"))),
+                      margin=dict(r=60))
+    return fig
 
 
 def metric_figure(history: History, key: str, *, total: float | None = None,

@@ -79,3 +79,71 @@ def image_figure(grid: np.ndarray, *, title: str = "", height: int | None = None
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
     return fig
+
+
+# ---------------------------------------------------------------- labelled strips (downloads)
+
+def tiles_of(images) -> list[np.ndarray]:
+    """(N, C, H, W) floats in [0, 1] -> N (H, W, 3) uint8 images at their own size (no border)."""
+    x = np.asarray(images, dtype=float)
+    return [image_grid(x[i:i + 1], padding=0, min_tile=1) for i in range(len(x))]
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # Pillow's scalable font (FreeType)
+    except (TypeError, OSError):  # an old Pillow or no FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+def labelled_strip(tiles: Sequence[np.ndarray], labels: Sequence[str] = (), *, title: str = "",
+                   min_size: int = 128, max_cols: int = 10, padding: int = 8, font_size: int = 15) -> np.ndarray:
+    """Tiles side by side (wrapping after max_cols), each enlarged by whole pixels (nearest neighbour)
+    to at least min_size px, its label under it and a title line on top: a PNG that reads on its own.
+
+    The on-page strips are small with captions beside them in HTML; a downloaded one has neither the
+    page's zoom nor its captions, so both go into the pixels.
+    """
+    from PIL import Image, ImageDraw
+
+    if not len(tiles):
+        raise ValueError("a strip needs at least one image")
+    if len(labels) not in (0, len(tiles)):
+        raise ValueError(f"{len(labels)} labels for {len(tiles)} images")
+    arrs = [np.asarray(t, dtype=np.uint8) for t in tiles]
+    h, w = max(a.shape[0] for a in arrs), max(a.shape[1] for a in arrs)
+    k = max(1, -(-min_size // min(h, w)))  # integer upscale: sharp pixels, never blurred
+    big = [a.repeat(k, axis=0).repeat(k, axis=1) for a in arrs]
+    font = _font(font_size)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def text_size(text: str) -> tuple[int, int]:
+        left, top, right, bottom = measure.textbbox((0, 0), text, font=font)
+        return right - left, bottom - top
+
+    label_h = max((text_size(t)[1] for t in labels), default=0)
+    cell_w = max(w * k, *(text_size(t)[0] + 4 for t in labels)) if labels else w * k
+    cell_h = h * k + (label_h + 8 if labels else 0)
+    ncol = min(len(big), max_cols)
+    nrows = -(-len(big) // ncol)
+    title_h = text_size(title)[1] + 12 if title else 0
+    width = max(ncol * (cell_w + padding) + padding, text_size(title)[0] + 2 * padding if title else 0)
+    canvas = Image.new("RGB", (width, title_h + nrows * (cell_h + padding) + padding), "white")
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((padding, 6), title, fill=(17, 24, 39), font=font)
+    for i, img in enumerate(big):
+        r, c = divmod(i, ncol)
+        left, top = padding + c * (cell_w + padding), title_h + padding + r * (cell_h + padding)
+        canvas.paste(Image.fromarray(img), (left + (cell_w - img.shape[1]) // 2, top))
+        if labels:
+            tw, _ = text_size(labels[i])
+            draw.text((left + (cell_w - tw) // 2, top + h * k + 4), labels[i], fill=(55, 65, 81), font=font)
+    return np.asarray(canvas)
+
+
+def labelled_strip_png(tiles: Sequence[np.ndarray], labels: Sequence[str] = (), **kwargs) -> bytes:
+    """`labelled_strip` as PNG bytes, for a download button."""
+    return grid_png_bytes(labelled_strip(tiles, labels, **kwargs))

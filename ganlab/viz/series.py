@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -121,3 +122,44 @@ def smooth(values, weight: float) -> np.ndarray:
     x = v[finite]
     v[finite] = _ema(x, weight) / (1.0 - weight ** np.arange(1, x.size + 1))  # debias
     return v
+
+
+# ---------------------------------------------------------------- the recipe's live changes
+
+RECIPE_KEYS = ("LR/D", "LR/G", "k")  # what "Change lr / k" (or a resume with lr × 0.5) changes
+LR_KEYS = ("LR/D", "LR/G")
+
+
+@dataclass(frozen=True)
+class RecipeChange:
+    """The first record at which one or more of the recipe's values differ from the record before."""
+
+    step: float
+    changes: tuple[tuple[str, float, float], ...]  # (record key, value before, value from here on)
+
+
+def recipe_changes(history: History, *, base: Callable[[float], float] | None = None,
+                   keys: Sequence[str] = RECIPE_KEYS, rel_tol: float = 1e-6) -> list[RecipeChange]:
+    """Where a person changed lr or k, read off the records alone (a run from disk, a resumed run alike).
+
+    `base(step)` is the lr schedule's factor at a record's step: a learning rate is compared after
+    dividing by it, so a schedule's own decay is not a change while a live edit under it is. The
+    values shown stay the records' (what was in use).
+    """
+    steps = step_axis(history)
+    found: dict[float, list[tuple[str, float, float]]] = {}
+    for key in keys:
+        values = column(history, key)
+        keep = np.isfinite(values)
+        x, y = steps[keep], values[keep]
+        if y.size < 2:
+            continue
+        cmp = y
+        if base is not None and key in LR_KEYS:
+            factor = np.array([base(float(s)) for s in x], dtype=float)
+            cmp = np.where(factor > 0, y / np.where(factor > 0, factor, 1.0), y)
+        before, after = cmp[:-1], cmp[1:]
+        moved = ~np.isclose(after, before, rtol=rel_tol, atol=0.0)
+        for i in np.flatnonzero(moved):
+            found.setdefault(float(x[i + 1]), []).append((key, float(y[i]), float(y[i + 1])))
+    return [RecipeChange(s, tuple(found[s])) for s in sorted(found)]

@@ -21,6 +21,7 @@ D_COLOR = "#2563eb"  # blue
 G_COLOR = "#ea580c"  # orange
 NEUTRAL = "#6b7280"  # grey: reference lines and totals
 WARN = "#dc2626"  # red: regressions such as mode collapse
+CHANGE = "#b45309"  # amber: a live change of the recipe (lr, k), a vertical line on every training curve
 RUN_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#db2777",
               "#ca8a04", "#4b5563", "#65a30d", "#7c3aed")  # overlay: one per run
 # D's decision surface: fake-looking regions purple, real-looking green, undecided white.
@@ -49,6 +50,9 @@ SERIES: Mapping[str, Series] = {
     "Penalty/GP": Series("gradient penalty", "#0891b2"),
     "Penalty/R1": Series("R1 penalty", "#db2777"),
     "Speed/steps_per_s": Series("steps/s", NEUTRAL),
+    "LR/D": Series("lr D", D_COLOR),  # the learning rates in use (the schedule's factor included)
+    "LR/G": Series("lr G", G_COLOR),
+    "k": Series("k", "#0f766e"),  # D steps per G step (the recipe chart's right axis says so)
     "Metric/modes_covered": Series("modes covered", REAL, total="Metric/modes_total"),
     "Metric/modes_total": Series("modes in the data", NEUTRAL),
     "Metric/class_coverage": Series("class coverage", REAL, total="Metric/classes_total"),
