@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from .config import RunConfig
 from .config.validate import RANGES, validate_config
-from .data.available import missing_data
+from .data.download import files_problem
 from .errors import ConfigError, RunError
 from .explore.preview import make_preview
 from .paths import data_root as default_data_root
@@ -230,7 +230,7 @@ class JobManager:
             validate_config(cfg, self.data_root)
         except (ConfigError, RunError) as e:
             return f"{run.id} cannot train on this machine: {e}"
-        missing = missing_data(cfg.dataset, self.data_root)
+        missing = files_problem(cfg.dataset, self.data_root)
         if missing:
             return f"{run.id} cannot train on this machine: its data files are missing. {missing}"
         return None
@@ -246,6 +246,7 @@ class JobManager:
         with self._lock:  # check and register at once: two Resume clicks (two tabs) start one thread
             old = self._jobs.get(job.run.id)
             if old is not None and old.thread is not None and old.thread.is_alive():
+                job.session.close()  # its training lock: the old thread's session is still ending
                 raise RunError(f"{job.run.id} is still running")
             self._jobs[job.run.id] = job
             job.thread.start()

@@ -189,7 +189,7 @@ def test_dataset_overview_packed(tmp_path):
 def test_dataset_overview_missing_files_say_where(tmp_path):
     from ganlab.data import DataError
 
-    with pytest.raises(DataError, match="put .* there"):
+    with pytest.raises(DataError, match=r"put .* in .*MNIST"):
         dataset_overview("mnist", root=tmp_path)
     with pytest.raises(DataError, match="file not found"):
         dataset_overview(f"hdf5:{tmp_path / 'nope.h5'}")

@@ -19,8 +19,6 @@ FASHION_SPEC = DataSpec(kind="images", shape=(1, 28, 28), num_classes=10, class_
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"))
 CIFAR10_SPEC = DataSpec(kind="images", shape=(3, 32, 32), num_classes=10, class_names=(
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"))
-_MNIST_FILES = files.SOURCES.get("mnist").files  # the file lists live in ganlab.data.download; these names stay for
-_CIFAR_FILES = files.SOURCES.get("cifar10").files  # ganlab.data.available, which reads them
 
 
 def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
