@@ -1,4 +1,5 @@
 # Two commands: `make run` serves the dashboard, `make test` runs the whole suite.
+# `make run` answers only to this machine's loopback names (ganlab/ui/serve.py); ADDRESS=0.0.0.0 shares it.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +23,7 @@ setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
 run: setup
-	$(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT)
+	$(BIN)/python -m ganlab.ui.serve --server.address $(ADDRESS) --server.port $(PORT)
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -59,7 +59,7 @@ def _descendants(root: int) -> dict[int, str]:
 def cpu_by_role() -> dict[str, float]:
     """CPU seconds so far of this benchmark's streamlit server and of its Chromium processes."""
     procs = _descendants(os.getpid())
-    return {"server": sum(_cpu_s(p) for p, c in procs.items() if "streamlit" in c),
+    return {"server": sum(_cpu_s(p) for p, c in procs.items() if "streamlit" in c or "ganlab.ui.serve" in c),
             "browser": sum(_cpu_s(p) for p, c in procs.items() if "chromium" in c)}
 
 

@@ -1,30 +1,47 @@
-"""`python -m ganlab train|sample|eval|runs|pack`: bad input is one line on stderr and exit 2."""
+"""`python -m ganlab train|sample|eval|runs|pack`: any failure is one line on stderr and exit 2.
+
+main() is the one boundary: every exception, ganlab's own or not (a full disk, out of memory,
+a file that is not UTF-8), becomes one sentence; one that is not ganlab's says "internal error"
+and asks for a report. When the command had a run directory open, the sentence is recorded in
+its status.json too, so a crash never leaves a run reading "running".
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import re
 import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+import torch
 
 from .config import RunConfig, parse_set
 from .config.presets import PRESETS, preset_config
 from .data import DATASETS, load_dataset
 from .data.pack import PackOptions, pack, pack_arrays
 from .errors import ConfigError, GanlabError, UsageError
-from .evaluation.evaluate import evaluate_run, generate_from_run
+from .evaluation.evaluate import EVAL_N, evaluate_run, generate_from_run
 from .evaluation.metrics import to_json
 from .paths import data_root, runs_dir
 from .session import RunSession
-from .store import Run, RunError, list_runs
+from .store import OWNER, Run, RunError, list_runs
 
 EXIT_USAGE = 2
+MAX_CONFIG_BYTES = 1_000_000  # a RunConfig is a few KB of JSON; a bigger --config is a mistake (or /dev/zero)
+PATH_CHARS = 200  # an error shows a path whole up to this, else its last characters
+MAX_LINE_CHARS = 1000  # the error line's backstop: no message, whoever wrote it, floods a terminal
+SAMPLE_N = (1, 1_000_000)
+# with --resume these flags go along; every other train flag would change the recipe the checkpoint was trained with
+RESUME_FLAGS = ("steps", "lr_scale", "data_root", "download", "quiet")
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,7 +64,8 @@ def build_parser() -> Parser:
     t.add_argument("--preset", help="start from a named preset (see `ganlab presets`)")
     t.add_argument("--config", help="a JSON file of RunConfig fields")
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any RunConfig field (repeatable)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint, with its own "
+                   "config.json; only --steps, --lr-scale, --data-root, --download and --quiet go with it")
     t.add_argument("--lr-scale", type=float,
                    help="with --resume: multiply the checkpoint's learning rates (e.g. 0.5 after a divergence)")
     t.add_argument("--runs-dir", help="where run directories go (default $GANLAB_RUNS or ./runs)")
@@ -57,16 +75,17 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("sample", help="generate samples from a run's last checkpoint as .npy")
     s.add_argument("run_dir")
-    s.add_argument("-n", type=int, default=64)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
+    s.add_argument("-n", type=int, default=64, help=f"samples, {SAMPLE_N[0]} to {SAMPLE_N[1]:,}")
+    s.add_argument("--seed", type=int, default=0, help="sample i comes from latent seed SEED+i")
+    s.add_argument("--out", required=True, help="the .npy file (.npy is added when missing); replaced atomically")
     s.add_argument("--label", type=int, help="class for a conditional run (default: cycle through classes)")
     s.add_argument("--sampler", default="raw", help="raw (G alone) or drs (D's logit filters G's samples)")
 
     e = sub.add_parser("eval", help="quality metrics of a run's generator")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("-n", type=int, default=None, help="samples to draw (default 2500 for points, 2000 for images)")
+    e.add_argument("-n", type=int, default=None, help=f"samples to draw, {EVAL_N[0]} to {EVAL_N[1]:,} "
+                   "(default 2500 for points, 2000 for images)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--data-root")
     e.add_argument("--sampler", default="raw", help="raw (G alone) or drs (D's logit filters G's samples)")
@@ -85,23 +104,44 @@ def build_parser() -> Parser:
     k.add_argument("--labels", choices=("none", "from-folders"), default="none")
     k.add_argument("--builtin", action="store_true", help="SRC names a built-in image dataset (digits, mnist, ...)")
     k.add_argument("--data-root")
+    k.add_argument("--overwrite", action="store_true", help="replace OUT when it exists (otherwise an existing OUT is refused)")
     return p
 
 
 # ------------------------------------------------------------------ train
+def read_config_file(path: str) -> dict[str, Any]:
+    """--config's JSON object, or a ConfigError that says what is wrong with the file (never a traceback)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise UsageError(f"cannot read --config: {os_sentence(e)}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"--config {shown_path(path)} is larger than {MAX_CONFIG_BYTES // 1000:,} KB; a config is a "
+                          "small JSON object of field: value pairs")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"--config {shown_path(path)} is not UTF-8 text (byte 0x{data[e.start]:02x} at position "
+                          f"{e.start}); save it as UTF-8 JSON") from None
+    try:
+        loaded = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--config is not valid JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise ConfigError(f"--config {shown_path(path)} nests too deeply to read; a config is a flat JSON object "
+                          "of field: value pairs") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError("--config must hold a JSON object of field: value pairs")
+    return loaded
+
+
 def _train_config(a: argparse.Namespace):
     base: dict[str, Any] = {}
     if a.preset:
         base = preset_config(a.preset).to_dict()
     if a.config:
-        try:
-            text = Path(a.config).read_text()
-        except OSError as e:
-            raise UsageError(f"cannot read --config {a.config}: {e.strerror}") from None
-        loaded = json.loads(text) if text.strip() else {}
-        if not isinstance(loaded, dict):
-            raise ConfigError("--config must hold a JSON object of field: value pairs")
-        base.update(loaded)
+        base.update(read_config_file(a.config))
     flags = {"dataset": a.dataset, "arch": a.arch, "loss": a.loss, "steps": a.steps, "batch_size": a.batch_size,
              "seed": a.seed, "device": a.device}
     base.update({k: v for k, v in flags.items() if v is not None})
@@ -109,20 +149,59 @@ def _train_config(a: argparse.Namespace):
     return RunConfig.from_dict(base)
 
 
+def _recipe_flags(a: argparse.Namespace) -> list[str]:
+    """The train flags given that are not in RESUME_FLAGS: each would change a resumed run's recipe."""
+    defaults = vars(build_parser().parse_args(["train"]))
+    return [f"--{k.replace('_', '-')}" for k, v in vars(a).items()
+            if k not in (*RESUME_FLAGS, "resume", "command") and v != defaults.get(k)]
+
+
+def _check_resume_flags(a: argparse.Namespace) -> None:
+    given = _recipe_flags(a)
+    if given:
+        raise UsageError(f"{', '.join(given)} cannot go with --resume: a resumed run keeps the recipe in its "
+                         f"config.json; drop {'it' if len(given) == 1 else 'them'}, or start a new run without --resume "
+                         f"(only --steps, --lr-scale, --data-root, --download and --quiet go with --resume)")
+    if a.steps is not None:
+        last = Run.open(a.resume).last_checkpoint_step() or 0
+        if a.steps < last:
+            raise UsageError(f"--steps {a.steps} is below step {last}, where the run's last checkpoint is; "
+                             f"give a total of at least {last}")
+
+
+def _resume(a: argparse.Namespace) -> RunSession:
+    _check_resume_flags(a)
+    session = RunSession.reopen(a.resume, steps=a.steps, lr_scale=a.lr_scale, data_root=data_root(a.data_root),
+                                download=a.download)
+    try:
+        session.build()  # data errors, a bad checkpoint, a config.json that disagrees with it: exit 2 before training
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     if a.lr_scale is not None and not a.resume:
         raise UsageError("--lr-scale goes with --resume")
     if a.resume:
-        session = RunSession.reopen(a.resume, steps=a.steps, lr_scale=a.lr_scale, data_root=data_root(a.data_root),
-                                    download=a.download)
-        session.build()  # data errors and a bad checkpoint: exit 2 before anything trains
+        session = _resume(a)
     else:
         session = RunSession.new(_train_config(a), runs_dir(a.runs_dir), data_root=data_root(a.data_root),
                                  download=a.download, build_first=True)  # data errors before a run exists
+    _OPEN.run = session.run
+    try:
+        return _train(a, session)
+    finally:
+        session.close()  # the run's training lock, should anything fail before run_training ends and frees it
+
+
+def _train(a: argparse.Namespace, session: RunSession) -> int:
     run, cfg = session.run, session.cfg
     stop = {"flag": False}
-    signal.signal(signal.SIGINT, lambda *_: stop.__setitem__("flag", True))
-    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("flag", True))
+    # Ctrl-C and SIGTERM stop at the next step, with a checkpoint; the old handlers come back after, so a
+    # caller of main() (a notebook, a test) is not left with signals that only set this run's flag
+    previous = {sig: signal.signal(sig, lambda *_: stop.__setitem__("flag", True)) for sig in (signal.SIGINT, signal.SIGTERM)}
     bar = _progress(cfg.steps, a.quiet)
     last: dict[str, Any] = {}
 
@@ -133,10 +212,16 @@ def cmd_train(a: argparse.Namespace) -> int:
             losses = {"D": rec.get("Loss/D", float("nan")), "G": rec.get("Loss/G", float("nan"))}
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=True)
 
-    t0, step0 = time.perf_counter(), session.resumed_from
+    start = {"t": time.perf_counter(), "step": session.resumed_from}
+
+    def on_ready(trainer) -> None:  # the clock starts at the first step this process trains, not at step 0
+        start.update(t=time.perf_counter(), step=trainer.step)
+
     try:
-        out = session.run_training(should_stop=lambda: stop["flag"], on_tick=on_tick)
+        out = session.run_training(should_stop=lambda: stop["flag"], on_tick=on_tick, on_ready=on_ready)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
     if out.state == "paused":  # diverged
@@ -145,9 +230,11 @@ def cmd_train(a: argparse.Namespace) -> int:
     if out.state == "failed":
         print(f"ganlab: error: the run failed: {out.error}; run: {run.path}", file=sys.stderr)
         return 1
-    dt = time.perf_counter() - t0
-    print(f"{run.id} {out.state}: step {out.step}/{cfg.steps} in {dt:.1f} s ({(out.step - step0) / max(dt, 1e-9):.0f} steps/s), "
-          f"Loss/D {last.get('Loss/D', float('nan')):.4f}, Loss/G {last.get('Loss/G', float('nan')):.4f} -> {run.path}")
+    dt, step0 = time.perf_counter() - start["t"], start["step"]
+    resumed = f", resumed from step {step0}" if a.resume else ""
+    print(f"{run.id} {out.state}: step {out.step}/{cfg.steps} in {dt:.1f} s ({(out.step - step0) / max(dt, 1e-9):.0f} steps/s)"
+          f"{resumed}, Loss/D {last.get('Loss/D', float('nan')):.4f}, Loss/G {last.get('Loss/G', float('nan')):.4f} "
+          f"-> {run.path}")
     return 0 if out.state == "finished" else 130
 
 
@@ -160,18 +247,45 @@ def _progress(total: int, quiet: bool):
 
 
 # ------------------------------------------------------------------ sample / eval / runs
+def npy_path(out: str | os.PathLike) -> Path:
+    """Where np.save puts `out`: it adds .npy to a name without it, so that is the file to name to the user."""
+    path = Path(out)
+    return path if path.suffix == ".npy" else path.with_name(path.name + ".npy")
+
+
+def save_npy_atomically(path: Path, x: np.ndarray) -> None:
+    """Write a temp file beside `path`, fsync, os.replace: a full disk leaves the old file whole and no temp file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, x)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None:  # numpy's short write names no file: name the one asked for
+            e.filename = str(path)
+        raise
+
+
 def cmd_sample(a: argparse.Namespace) -> int:
-    if a.n < 1 or a.n > 1_000_000:
-        raise UsageError("-n must be between 1 and 1000000")
+    if not SAMPLE_N[0] <= a.n <= SAMPLE_N[1]:
+        raise UsageError(f"-n must be between {SAMPLE_N[0]} and {SAMPLE_N[1]:,}, got {a.n}")
+    if Path(a.out).is_dir() or npy_path(a.out).is_dir():
+        raise UsageError(f"--out {shown_path(a.out)} is a folder; give a file name such as samples.npy")
+    out = npy_path(a.out)
     x = generate_from_run(Run.open(a.run_dir), a.n, seed=a.seed, label=a.label, sampler=a.sampler)
-    out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, x)
+    save_npy_atomically(out, x)
     print(f"wrote {out} {x.dtype} {tuple(x.shape)}")
     return 0
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
+    if a.n is not None and not EVAL_N[0] <= a.n <= EVAL_N[1]:
+        raise UsageError(f"-n must be between {EVAL_N[0]} and {EVAL_N[1]:,} (leave it out for the default: 2500 "
+                         f"for points, 2000 for images), got {a.n}")
     m = to_json(evaluate_run(Run.open(a.run_dir), n=a.n, seed=a.seed, data_root=a.data_root, sampler=a.sampler))
     if a.json:
         print(json.dumps(m))
@@ -209,14 +323,14 @@ def _pack_summary(report) -> str:
             f"({report.images_per_s:.0f} images/s, {report.workers} workers){classes}{skipped}")
 
 
-def pack_builtin(name: str, out: str, data_root=None):
+def pack_builtin(name: str, out: str, data_root=None, overwrite: bool = False):
     """Pack a built-in image dataset (digits, mnist, ...) so every image dataset looks alike."""
     if name not in DATASETS or DATASETS.get(name).spec.kind != "images":
         images = [e.name for e in DATASETS if e.obj.spec.kind == "images"]
         raise UsageError(f"--builtin takes an image dataset: {', '.join(images)}")
     ds = load_dataset(name, "cpu", root=data_root)
     y = None if ds.y is None else ds.y.numpy()
-    return pack_arrays(ds.x.numpy(), y, list(ds.spec.class_names), out, source=f"ganlab:{name}")
+    return pack_arrays(ds.x.numpy(), y, list(ds.spec.class_names), out, source=f"ganlab:{name}", overwrite=overwrite)
 
 
 def cmd_pack(a: argparse.Namespace) -> int:
@@ -232,11 +346,11 @@ def cmd_pack(a: argparse.Namespace) -> int:
 
     try:
         if a.builtin:
-            report = pack_builtin(a.src, a.out, data_root=a.data_root)
+            report = pack_builtin(a.src, a.out, data_root=a.data_root, overwrite=a.overwrite)
         else:
             opts = PackOptions(size=a.size, channels=a.channels, crop=a.crop, labels=a.labels)
             opts.validate()
-            report = pack(a.src, a.out, opts, progress=progress)
+            report = pack(a.src, a.out, opts, progress=progress, overwrite=a.overwrite)
     finally:
         if bar is not None:
             bar.close()
@@ -248,16 +362,128 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "runs": 
             "presets": cmd_presets, "pack": cmd_pack}
 
 
+# ------------------------------------------------------------------ the boundary
+class _OpenRun(threading.local):
+    """The run directory the current command opened, so the boundary can record how it failed."""
+
+    run: Optional[Run] = None
+
+
+_OPEN = _OpenRun()
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as an error shows it: whole up to PATH_CHARS, else its end (where the names that matter are)."""
+    text = os.fsdecode(path)
+    return text if len(text) <= PATH_CHARS else "…" + text[-(PATH_CHARS - 1):]
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def _in_the_way(path: Path) -> Optional[Path]:
+    """The nearest part of `path` (itself included) that exists but is not a folder."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
+SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")  # numpy's OSError for a short write (no errno)
+
+
+def os_sentence(e: OSError) -> str:
+    """An OSError as a sentence that says what to do; the errno decides, not the wording of the platform."""
+    name = e.filename if e.filename is not None else e.filename2
+    path = shown_path(name) if name is not None else "a file"
+    code = e.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return f"the disk is full (writing {path}); free some space and run the command again"
+    short = SHORT_WRITE.search(" ".join(map(str, e.args))) if code is None else None
+    if short:  # numpy's tofile: the write stopped early, which on a local disk means it is full or at a size limit
+        return (f"writing {path} stopped after {int(short[2]):,} of {int(short[1]):,} values: the disk is full or a "
+                f"file-size limit (`ulimit -f`) was reached; free some space and run the command again")
+    if code == errno.EFBIG:
+        return (f"{path} grew past the largest file allowed here (the file system's or the shell's `ulimit -f` "
+                f"limit); raise the limit or write somewhere else")
+    if code in (errno.ENOTDIR, errno.EEXIST) and name is not None:
+        blocker = _in_the_way(Path(os.fsdecode(name)))
+        if blocker is not None:
+            return f"{shown_path(blocker)} is not a folder (it is a file), so nothing can go under it; choose another path"
+        if code == errno.EEXIST:
+            return f"{path} already exists; remove it or choose another path"
+    if code == errno.EISDIR:
+        return f"{path} is a folder; give a file name"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"permission denied for {path}; choose a path you can write to"
+    if code == errno.EROFS:
+        return f"{path} is on a read-only file system; choose another path"
+    if code == errno.ENOENT:
+        return f"{path} does not exist"
+    if code == errno.ENAMETOOLONG:
+        return f"a path is too long: {path}"
+    return f"{e.strerror or (str(e.args[0]) if e.args else type(e).__name__)} ({path})"
+
+
+_MEMORY_HINT = {"train": "lower batch_size or the model width", "sample": "ask for fewer samples (-n)",
+                "eval": "ask for fewer samples (-n)", "pack": "pack fewer or smaller images (--size)"}
+
+
+def _out_of_memory(e: BaseException, command: str) -> str:
+    return f"out of memory; {_MEMORY_HINT.get(command, 'free some memory and run it again')}"
+
+
+# exception type -> its sentence; the first isinstance match wins, so the specific come before the general
+BOUNDARY: tuple[tuple[type[BaseException], Callable[[BaseException, str], str]], ...] = (
+    (GanlabError, lambda e, cmd: _first_line(e)),
+    (OSError, lambda e, cmd: os_sentence(e)),
+    (MemoryError, _out_of_memory),
+    (torch.OutOfMemoryError, _out_of_memory),
+    (RecursionError, lambda e, cmd: "the input nests too deeply to read (a RecursionError); ganlab's configs and files are flat, "
+                                        "so check what was given"),
+    (UnicodeDecodeError, lambda e, cmd: f"a file is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8"),
+    (Exception, lambda e, cmd: f"internal error: {type(e).__name__}: {_first_line(e)} (please report it, with "
+                               f"the command you ran)"),
+)
+
+
+def error_sentence(e: BaseException, command: str = "") -> str:
+    """The one line a person reads for any exception (without the 'ganlab: error: ' prefix)."""
+    for kind, sentence in BOUNDARY:
+        if isinstance(e, kind):
+            line = " ".join(sentence(e, command).splitlines())  # one line, whatever the message held
+            return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS - 1] + "…"
+    raise e
+
+
+def _record_failure(run: Optional[Run], sentence: str) -> None:
+    """Mark the open run failed with the sentence, unless it already ended (the session records its own)."""
+    if run is None:
+        return
+    try:
+        status = run.status()
+        if status.get("state") in ("created", "running") and status.get("owner") == OWNER:
+            run.write_status("failed", int(status.get("step", 0)), error=sentence)
+    except Exception:  # noqa: BLE001 - best effort: the disk may be what failed; a dead owner reads as interrupted
+        pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    _OPEN.run = None  # (past `ulimit -f`, a write fails with EFBIG rather than killing us: CPython ignores SIGXFSZ)
+    command = ""
     try:
         a = build_parser().parse_args(argv)
-        return COMMANDS[a.command](a)
-    except (GanlabError, json.JSONDecodeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if isinstance(e, json.JSONDecodeError):
-            msg = f"--config is not valid JSON: {e.msg} at line {e.lineno}"
-        print(f"ganlab: error: {msg}", file=sys.stderr)
-        return EXIT_USAGE
+        command = a.command
+        return COMMANDS[command](a)
     except KeyboardInterrupt:
         print("ganlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - the boundary: every error is one line and exit 2
+        sentence = error_sentence(e, command)
+        _record_failure(_OPEN.run, sentence)
+        print(f"ganlab: error: {sentence}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        _OPEN.run = None

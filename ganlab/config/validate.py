@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from ..game.losses import LOSSES
 from ..game.schedules import SCHEDULES
 from ..models import ARCHS, arch_problem
-from .schema import RunConfig, field_type
+from .schema import RunConfig, echo, field_type, shorten
 
 CHOICES = {
     "optimizer": ("adam", "sgd", "rmsprop"),
@@ -59,17 +59,17 @@ def validate_config(cfg: RunConfig, data_root=None) -> None:
     _check_types(cfg)
     for name, choices in CHOICES.items():
         if getattr(cfg, name) not in choices:
-            raise ConfigError(f"{name}: {getattr(cfg, name)!r} is not one of {', '.join(choices)}")
+            raise ConfigError(f"{name}: {echo(getattr(cfg, name))} is not one of {', '.join(choices)}")
     for name, (lo, hi, incl) in RANGES.items():
         v = getattr(cfg, name)
         ok = (v >= lo if incl else v > lo) and v <= hi and (not isinstance(v, float) or math.isfinite(v))
         if not ok:
             lo_s = f">= {lo}" if incl else f"> {lo}"
-            raise ConfigError(f"{name}: {v!r} is out of range; it must be {lo_s} and <= {hi}")
+            raise ConfigError(f"{name}: {echo(v)} is out of range; it must be {lo_s} and <= {hi}")
     for name in ("g_hidden", "d_hidden"):
         widths = getattr(cfg, name)
         if len(widths) > 16 or any(w < 1 or w > 16384 for w in widths):
-            raise ConfigError(f"{name}: {list(widths)} must be at most 16 widths, each between 1 and 16384")
+            raise ConfigError(f"{name}: {echo(list(widths))} must be at most 16 widths, each between 1 and 16384")
     _check_device(cfg.device)
     _check_combination(cfg, data_root)
 
@@ -93,12 +93,18 @@ def _check_types(cfg: RunConfig) -> None:
         t, v = field_type(f.name), getattr(cfg, f.name)
         if not _IS_TYPE.get(t, _is_widths)(v):
             want = getattr(t, "__name__", "a list of whole numbers")
-            raise ConfigError(f"{f.name}: {v!r} has the wrong type ({type(v).__name__}); expected {want}")
+            raise ConfigError(f"{f.name}: {echo(v)} has the wrong type ({type(v).__name__}); expected {want}")
 
 
 def _check_device(device: str) -> None:
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
-        raise ConfigError(f"device: {device!r} is not auto, cpu, cuda or cuda:N")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d{1,6})?|mps", device):
+        raise ConfigError(f"device: {echo(device)} is not auto, cpu, cuda or cuda:N")
+    if device == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise ConfigError("device: mps (Apple's GPU) was asked for, but torch has no MPS support on this machine; "
+                              "use auto or cpu")
     if device.startswith("cuda"):
         import torch
 
@@ -109,14 +115,22 @@ def _check_device(device: str) -> None:
             raise ConfigError(f"device: {device} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
 
 
+def _without_long_name(message: str, name: str) -> str:
+    """A data layer's sentence with a long dataset name (or its path part) in it shortened to what an error shows."""
+    for part in dict.fromkeys((name, name.split(":", 1)[-1])):
+        if part:
+            message = message.replace(part, shorten(part))
+    return message
+
+
 def _check_combination(cfg: RunConfig, data_root) -> None:
     for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES), ("lr_schedule", cfg.lr_schedule, SCHEDULES)):
         if name not in reg:
-            raise ConfigError(f"{kind}: {name!r} is not one of {', '.join(reg.names())}")
+            raise ConfigError(f"{kind}: {echo(name)} is not one of {', '.join(reg.names())}")
     try:
         spec = dataset_spec(cfg.dataset, data_root)
     except DataError as e:
-        raise ConfigError(f"dataset: {e}") from None
+        raise ConfigError(f"dataset: {_without_long_name(str(e), cfg.dataset)}") from None
     problem = arch_problem(cfg.arch, spec)
     if problem:
         raise ConfigError(f"arch: {problem}")

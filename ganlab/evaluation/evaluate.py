@@ -20,6 +20,8 @@ from .classifier import load_or_train_classifier
 from .samplers import sample
 
 DEFAULT_N = {"points": 2500, "images": 2000}
+EVAL_N = (10, 50_000)  # samples a metric may draw: fewer say nothing, more take minutes and gigabytes for images
+MAX_SAMPLE_BYTES = 4 * 2**30  # generate_from_run's largest answer (float32): refused before G runs, not out of memory
 
 # (samples (N, ...) float on any device, the loaded dataset, its name, the data root) -> metrics dict
 MetricFamily = Callable[[torch.Tensor, Any, Any], dict[str, Any]]
@@ -65,9 +67,16 @@ def _labels(n: int, num_classes: int, label: Optional[int]) -> Optional[torch.Te
 
 def generate_from_run(run: Run, n: int, *, seed: int = 0, label: Optional[int] = None,
                       sampler: str = "raw") -> np.ndarray:
-    """Points (n, D) as float32, images (n, C, H, W) in [0, 1], from the last checkpoint alone."""
+    """Points (n, D) as float32, images (n, C, H, W) in [0, 1], from the last checkpoint alone.
+
+    Row i comes from latent seed `seed + i` (raw sampler), the same z the Latent page shows for that seed.
+    """
     state = run.load_checkpoint()
     g, cfg, spec = generator_from_checkpoint(state)
+    per_sample = 4 * int(np.prod(spec.shape))
+    if n * per_sample > MAX_SAMPLE_BYTES:
+        raise RunError(f"{n:,} samples of shape {tuple(spec.shape)} would take {n * per_sample / 2**30:.1f} GiB; "
+                       f"ask for at most {MAX_SAMPLE_BYTES // per_sample:,} at a time")
     y = _labels(n, spec.num_classes if cfg.conditional else 0, label)
     x, _ = sample(sampler, g, cfg, n, seed, y, state)
     return to_unit(x, spec).astype(np.float32)
@@ -75,9 +84,12 @@ def generate_from_run(run: Run, n: int, *, seed: int = 0, label: Optional[int] =
 
 def evaluate_run(run: Run, *, n: Optional[int] = None, seed: int = 0, data_root=None,
                  sampler: str = "raw") -> dict[str, Any]:
+    if n is not None and not EVAL_N[0] <= n <= EVAL_N[1]:
+        raise RunError(f"n must be between {EVAL_N[0]} and {EVAL_N[1]:,} samples (default: "
+                       f"{DEFAULT_N['points']} for points, {DEFAULT_N['images']} for images), got {n}")
     state = run.load_checkpoint()
     g, cfg, spec = generator_from_checkpoint(state)
-    n = n or DEFAULT_N[spec.kind]
+    n = DEFAULT_N[spec.kind] if n is None else n
     x, info = sample(sampler, g, cfg, n, seed, _labels(n, spec.num_classes if cfg.conditional else 0, None), state)
     out = {"run": run.id, "step": int(state["step"]), "dataset": cfg.dataset, "n": n, **info}
     out.update(metrics_for(cfg.dataset, x, spec, device="cpu", data_root=data_root, seed=cfg.seed))

