@@ -2,7 +2,8 @@
 
     python -m bench.first_paint [--repeats 3]
 
-Each repeat starts a new `streamlit run app.py` (nothing imported, nothing cached), opens it in
+Each repeat starts a new server (`python -m ganlab.ui.serve`, what `make run` runs; nothing imported,
+nothing cached), opens it in
 headless Chromium and times, from the navigation: the frame (the sidebar's page list) and the
 whole Train page ("Train a GAN"). The frame must not wait for torch (#22: target ~2 s); the
 page needs the engine, so it shows what the frame saves. Reports each repeat and the worst.

@@ -352,18 +352,22 @@ class MonitorClient:
             self.done.wait(max(0.0, POLL_S - (time.perf_counter() - t0)))
 
     def _page(self, snap, now: float) -> None:
+        """What views/monitor.py builds: the status line, every visible chart of the registry, the samples."""
         from ganlab.game.losses import CONVENTION, LOSSES
-        from ganlab.viz import curves, images, points
+        from ganlab.viz import charts, images, points
         from ganlab.viz.progress import speed_text
+        from ganlab.viz.series import recipe_changes
 
         speed_text(snap.history, snap.steps)
         figs = []
         if now >= self._due["charts"]:
             self._due["charts"] = now + CHARTS_S
-            eq, h = LOSSES.get(snap.config.loss).equilibrium, snap.history
-            figs += [curves.loss_figure(h, equilibrium=eq, convention=CONVENTION, max_points=MAX_POINTS),
-                     curves.d_output_figure(h, equilibrium=eq, max_points=MAX_POINTS),
-                     curves.grad_norm_figure(h, max_points=MAX_POINTS)]
+            h = snap.history
+            counts = {k: sum(1 for r in h if k in r) for k in (h[-1] if h else {})}
+            inp = charts.ChartInput(h, smoothing=0.6, max_points=MAX_POINTS, convention=CONVENTION,
+                                    equilibrium=LOSSES.get(snap.config.loss).equilibrium,
+                                    changes=tuple(recipe_changes(h)))
+            figs += [e.obj.build(inp) for e in charts.visible(counts)]
         p = snap.preview or {}
         if now >= self._due["samples"] and p:
             self._due["samples"] = now + SAMPLES_S

@@ -383,3 +383,24 @@ def test_labelled_strip_is_readable_on_its_own():
     assert Image.open(io.BytesIO(png)).size[0] >= 1280
     with pytest.raises(ValueError):
         images.labelled_strip(tiles, ["only one label"])
+
+
+def test_every_chart_is_valid_plotly_though_assembled_without_validation():
+    """style.curve_layout assembles figures from plain dicts (plotly's validation is most of a chart's cost
+    on the Monitor page); plotly must still accept each one as it is, for live, resumed and empty runs."""
+    import plotly.graph_objects as go
+
+    from ganlab.game.losses import CONVENTION, LOSSES
+    from ganlab.viz import charts
+    from ganlab.viz.series import recipe_changes
+
+    for n in (0, 1, 60):
+        h = [{"step": 25 * i, "Loss/D": 0.7, "Loss/G": 0.8, "D/real": 0.6, "D/fake": 0.4, "Grad/D": 1.0, "Grad/G": 2.0,
+              "LR/D": 1e-3 if i < n // 2 else 5e-4, "LR/G": 1e-3, "k": 1, "W": 0.1, "Penalty/R1": 0.2,
+              "Metric/modes_covered": 7.0} for i in range(1, n + 1)]
+        for log_y in (False, True):
+            inp = charts.ChartInput(h, smoothing=0.6, log_y=log_y, equilibrium=LOSSES.get("bce").equilibrium,
+                                    convention=CONVENTION, changes=tuple(recipe_changes(h)))
+            for entry in charts.CHARTS:
+                spec = entry.obj.build(inp).to_plotly_json()
+                assert go.Figure(spec).to_plotly_json() == spec, entry.name  # validates every property

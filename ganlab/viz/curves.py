@@ -115,7 +115,7 @@ def series_figure(history: History, keys: Sequence[str], *, title: str, y_title:
         x0, x1 = 0.0, 100.0
     _add_equilibrium(fig, equilibrium, keys, x0, x1, log_y=log_y)
     _add_changes(fig, changes)
-    curve_layout(fig, title=title, subtitle=subtitle, y_title=y_title, height=height, log_y=log_y,
+    fig = curve_layout(fig, title=title, subtitle=subtitle, y_title=y_title, height=height, log_y=log_y,
                  x_max=x1)
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
@@ -218,7 +218,7 @@ def recipe_figure(history: History, *, changes: Sequence[RecipeChange] = (), max
                                      marker=dict(color=CHANGE, symbol="diamond", size=12, line=dict(color="white", width=1)),
                                      hovertext=[f"step {m[0]:,.0f}: {change_text(m[3])}" for m in pts], hoverinfo="text"))
     _add_changes(fig, changes)
-    curve_layout(fig, title="Learning rates and k", y_title="learning rate", height=height, x_max=x1,
+    fig = curve_layout(fig, title="Learning rates and k", y_title="learning rate", height=height, x_max=x1,
                  subtitle="As the trainer used them · ◆ a change made while it trained")
     lrs = np.concatenate([series(history, k, steps)[1] for k in LR_KEYS])
     lrs = lrs[lrs > 0]
@@ -268,7 +268,7 @@ def metric_figure(history: History, key: str, *, total: float | None = None,
     if target is not None:
         _add_hline(fig, target[0], target[1], NEUTRAL, x0, x1, name="target")
     subtitle = "closer to the line is better" if target else "" if better_up else "lower is better"
-    curve_layout(fig, title=title or name[:1].upper() + name[1:], subtitle=subtitle, y_title=name,
+    fig = curve_layout(fig, title=title or name[:1].upper() + name[1:], subtitle=subtitle, y_title=name,
                  height=height, x_max=x1)
     if total is not None and better_up:
         fig.update_yaxes(range=[0, total * 1.08])
