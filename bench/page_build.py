@@ -26,18 +26,24 @@ def history(n: int) -> list[dict]:
             for i in range(1, n + 1)]
 
 
-def refresh(h: list[dict]) -> int:
+def chart_figures(h, loss: str = "bce") -> list:
+    """Every chart of the registry that Monitor shows for this history, built as views/monitor.py builds them
+    (smoothing at the page's default 0.6); bench.speed's Monitor client calls it too."""
     from ganlab.game.losses import CONVENTION, LOSSES
     from ganlab.ui.clocks import MAX_POINTS
     from ganlab.viz import charts
     from ganlab.viz.series import count_values, recipe_changes
 
-    inp = charts.ChartInput(h, smoothing=0.6, max_points=MAX_POINTS, equilibrium=LOSSES.get("bce").equilibrium,
+    inp = charts.ChartInput(h, smoothing=0.6, max_points=MAX_POINTS, equilibrium=LOSSES.get(loss).equilibrium,
                             convention=CONVENTION, changes=tuple(recipe_changes(h)))
-    shown = charts.visible(count_values(h))
-    for e in shown:
-        e.obj.build(inp).to_json()  # Streamlit sends each figure as JSON
-    return len(shown)
+    return [e.obj.build(inp) for e in charts.visible(count_values(h))]
+
+
+def refresh(h: list[dict]) -> int:
+    figs = chart_figures(h)
+    for f in figs:
+        f.to_json()  # Streamlit sends each figure as JSON
+    return len(figs)
 
 
 def main() -> None:

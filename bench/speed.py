@@ -49,7 +49,7 @@ WORKLOADS = ("gauss2d", "mlp28", "dcgan32", "dcgan64", "overhead")
 FLOP_BATCH = 8  # FLOPs are counted once at this batch and scaled: every layer's cost is linear in B
 # The Monitor page's clocks: the client polls snapshot() every POLL_S s for the progress line and
 # rebuilds the curves / the samples when due, exactly as views/monitor.py does.
-from ganlab.ui.clocks import CHARTS_S, MAX_POINTS, POLL_S, SAMPLES_S  # noqa: E402
+from ganlab.ui.clocks import CHARTS_S, POLL_S, SAMPLES_S  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ timing helpers
@@ -353,21 +353,15 @@ class MonitorClient:
 
     def _page(self, snap, now: float) -> None:
         """What views/monitor.py builds: the status line, every visible chart of the registry, the samples."""
-        from ganlab.game.losses import CONVENTION, LOSSES
-        from ganlab.viz import charts, images, points
+        from bench.page_build import chart_figures
+        from ganlab.viz import images, points
         from ganlab.viz.progress import speed_text
-        from ganlab.viz.series import recipe_changes
 
         speed_text(snap.history, snap.steps)
         figs = []
         if now >= self._due["charts"]:
             self._due["charts"] = now + CHARTS_S
-            h = snap.history
-            counts = {k: sum(1 for r in h if k in r) for k in (h[-1] if h else {})}
-            inp = charts.ChartInput(h, smoothing=0.6, max_points=MAX_POINTS, convention=CONVENTION,
-                                    equilibrium=LOSSES.get(snap.config.loss).equilibrium,
-                                    changes=tuple(recipe_changes(h)))
-            figs += [e.obj.build(inp) for e in charts.visible(counts)]
+            figs += chart_figures(snap.history, snap.config.loss)
         p = snap.preview or {}
         if now >= self._due["samples"] and p:
             self._due["samples"] = now + SAMPLES_S

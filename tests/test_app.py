@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ganlab.config import RunConfig
 from ganlab.models import ARCHS
 from ganlab.ui.manager import get_manager
-from tests.helpers.app import fresh_manager  # noqa: F401 - autouse fixture
+from tests.helpers.app import fresh_manager, wait_for  # noqa: F401 - fresh_manager: autouse fixture
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["views/train.py", "views/monitor.py", "views/latent.py", "views/runs.py", "views/data.py"]
@@ -23,15 +22,6 @@ TINY = {"cfg_g_hidden": "16", "cfg_d_hidden": "16", "cfg_batch_size": 32, "cfg_l
 def app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=60).run()
 
-
-def wait_for(predicate, timeout: float = 90.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fill_train_form(at: AppTest, steps: int) -> AppTest:

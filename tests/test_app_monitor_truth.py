@@ -18,21 +18,12 @@ from ganlab.session import RunSession
 from ganlab.store import Run
 from ganlab.ui import monitor as ui_monitor
 from ganlab.ui.manager import get_manager
-from tests.helpers.app import fresh_manager  # noqa: F401 - autouse fixture
+from tests.helpers.app import fresh_manager, wait_for  # noqa: F401 - fresh_manager: autouse fixture
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = dict(dataset="ring8", batch_size=16, g_hidden=(8,), d_hidden=(8,), log_every=10, snapshot_every=20,
             checkpoint_every=20)
 
-
-def wait_for(predicate, timeout: float = 90.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def monitor(run_id: str) -> AppTest:

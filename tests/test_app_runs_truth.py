@@ -4,7 +4,6 @@ the recipe that tells runs apart, the whole note, the run a tab had open after a
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -12,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ganlab.config import RunConfig
 from ganlab.store import Run
 from ganlab.ui.manager import get_manager
-from tests.helpers.app import fresh_manager  # noqa: F401 - autouse fixture
+from tests.helpers.app import fresh_manager, wait_for  # noqa: F401 - fresh_manager: autouse fixture
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = dict(g_hidden=(8,), d_hidden=(8,), batch_size=16, log_every=10, snapshot_every=10, checkpoint_every=10)
@@ -29,15 +28,6 @@ def runs_page(run_id: str | None = None) -> AppTest:
 def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def finished_run(steps: int = 20, **extra) -> str:

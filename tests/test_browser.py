@@ -5,39 +5,25 @@ Saves {train,monitor,latent-ring8,runs}.png under $GANLAB_SCREENSHOTS (default a
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import CHROMIUM, serve, start_from_train_page
+from tests.helpers.server import SHOTS, chromium_page, serve, start_from_train_page
 
 pytestmark = pytest.mark.browser
 
-# Screenshots go to artifacts/screenshots (ignored) so `make test` leaves the tree clean;
-# GANLAB_SCREENSHOTS=docs/screenshots refreshes the ones the README shows.
-SHOTS = Path(__file__).resolve().parents[1] / os.environ.get("GANLAB_SCREENSHOTS", "artifacts/screenshots")
 WAIT_MS = 180_000  # generous: CI's 2 cores are shared with the trainer and the browser
 
 
 @pytest.fixture
 def browser_page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (CI installs chromium with apt)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        from tests.helpers.server import launch_chromium
-
-        browser = launch_chromium(p)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def shot(page, name: str, height: int) -> None:
     """A screenshot of the whole app (Streamlit scrolls inside its own container, so size the viewport)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1440, "height": height})
     page.wait_for_timeout(1500)  # let charts re-layout to the new size
     page.screenshot(path=str(SHOTS / name))

@@ -3,7 +3,6 @@ page, watch the Monitor show samples, then open the Latent page. Saves {data,lat
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,12 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.helpers.server import SHOTS, chromium_page, serve
+
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded one
-# Screenshots go to artifacts/screenshots (ignored) so `make test` leaves the tree clean;
-# GANLAB_SCREENSHOTS=docs/screenshots refreshes the ones the README shows.
-SHOTS = Path(__file__).resolve().parents[1] / os.environ.get("GANLAB_SCREENSHOTS", "artifacts/screenshots")
 STEPS = 300  # a short DCGAN run on 2 shared cores: soft blobs, not yet crisp shapes
 TIMEOUT = 120_000  # ms: 2 shared CPU cores run the server, the trainer and Chromium
 
@@ -67,26 +64,13 @@ def number(page, label: str, value) -> None:
     box.press("Enter")
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs the system Chromium at /usr/bin/chromium")
 def test_pack_then_train_dcgan_in_the_browser(tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    from tests.helpers.server import launch_chromium, serve  # the dashboard in a subprocess (shared with test_browser)
-
     src = shapes_folder(tmp_path / "shapes")
     data_dir = tmp_path / "data"
-    SHOTS.mkdir(parents=True, exist_ok=True)
     with serve(tmp_path / "runs", data_dir, log_path=tmp_path / "streamlit.log") as url, \
-            playwright.sync_playwright() as p:
-        browser = launch_chromium(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            chromium_page({"width": 1400, "height": 1000}, failure_png=tmp_path / "failure.png") as page:
         page.set_default_timeout(TIMEOUT)
-        try:
-            _flow(page, url, src, data_dir)
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"))  # kept by pytest under its basetemp
-            raise
-        finally:
-            browser.close()
+        _flow(page, url, src, data_dir)
 
 
 def _flow(page, url: str, src: Path, data_dir: Path) -> None:

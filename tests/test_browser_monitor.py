@@ -4,18 +4,15 @@ monitor-early-stop.png under $GANLAB_SCREENSHOTS (default artifacts/screenshots)
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from ganlab.config import RunConfig
 from ganlab.session import RunSession
-from tests.helpers.server import CHROMIUM, serve, settle, start_from_train_page
+from tests.helpers.server import SHOTS, chromium_page, serve, settle, start_from_train_page
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[1] / os.environ.get("GANLAB_SCREENSHOTS", "artifacts/screenshots")
 WAIT_MS = 120_000  # 2 shared CPU cores run the server, the trainer and Chromium
 _PLOT = "(title) => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.textContent.includes(title) && "
 HAS_LINE = _PLOT + ("[...p.querySelectorAll('.scatterlayer .trace path.js-line')]"
@@ -39,19 +36,11 @@ def progress_text(page) -> str:
 
 @pytest.fixture
 def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (CI installs chromium with apt)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from tests.helpers.server import launch_chromium
-
-    with sync_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser.new_page(viewport={"width": 1440, "height": 1000})
-        browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def test_live_change_is_marked_and_an_early_stop_shows_its_points(page, tmp_path):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         _flow(page, tmp_path)
     except Exception:

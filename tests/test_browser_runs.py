@@ -5,31 +5,22 @@ Saves runs-live.png under $GANLAB_SCREENSHOTS (default artifacts/screenshots; do
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import CHROMIUM, launch_chromium, serve, settle, start_from_train_page
+from tests.helpers.server import SHOTS, chromium_page, serve, settle, start_from_train_page
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[1] / os.environ.get("GANLAB_SCREENSHOTS", "artifacts/screenshots")
 WAIT_MS = 120_000
 LIVE = re.compile(r"(\d{5}-ring8-mlp-bce) is running · step ([\d,]+) of")
 
 
 @pytest.fixture
 def browser_page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (CI installs chromium with apt)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        page = browser.new_page(viewport={"width": 1920, "height": 720})  # wide: every column of the table
+    with chromium_page({"width": 1920, "height": 720}) as page:  # wide: every column of the table
         yield page
-        browser.close()
 
 
 def live_line(page) -> tuple[str, int]:
@@ -57,8 +48,12 @@ def test_runs_table_follows_a_live_run(browser_page, tmp_path):
             if second > first:
                 break
         assert second > first, f"the Runs table's step stayed at {first:,} while the run trained"
-        page.wait_for_timeout(500)  # the grid's canvas paints after the caption above it
-        assert table.screenshot() != before, "the table itself was redrawn with the new step"
+        redrawn = False
+        for _ in range(20):  # the grid's canvas paints after the caption above it: on a busy box, seconds later
+            page.wait_for_timeout(500)
+            if table.screenshot() != before:
+                redrawn = True
+                break
+        assert redrawn, "the table itself was redrawn with the new step"
         assert not page.locator('[data-testid="stException"]').count(), "Runs page raised"
-        SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "runs-live.png"))

@@ -5,15 +5,14 @@ Saves train-missing-data.png, data-download.png and train-invalid-input.png unde
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.server import SHOTS, chromium_page, serve
+
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded one
-SHOTS = Path(__file__).resolve().parents[1] / os.environ.get("GANLAB_SCREENSHOTS", "artifacts/screenshots")
 TIMEOUT = 90_000  # ms: 2 shared CPU cores run the server and Chromium
 
 
@@ -54,33 +53,21 @@ def start_button(page):
     return page.get_by_role("button", name=re.compile("Start training"))
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs the system Chromium at /usr/bin/chromium")
 def test_missing_data_download_and_invalid_input_in_the_browser(tmp_path, monkeypatch):
-    playwright = pytest.importorskip("playwright.sync_api")
     from tests.helpers.mirror import build_mirror, serving, sitecustomize_dir
-    from tests.helpers.server import launch_chromium, serve
 
     patches = build_mirror(tmp_path / "mirror")
     site, md5s = sitecustomize_dir(tmp_path / "site", patches)  # the served app's torchvision expects these files
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setenv("GANLAB_TEST_TORCHVISION_MD5", str(md5s))
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     data_dir = tmp_path / "data"
     with serving(tmp_path / "mirror") as mirror:
         monkeypatch.setenv("GANLAB_MIRROR", mirror)
         with serve(tmp_path / "runs", data_dir, log_path=tmp_path / "streamlit.log") as url, \
-                playwright.sync_playwright() as p:
-            browser = launch_chromium(p)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                chromium_page({"width": 1400, "height": 1000}, failure_png=tmp_path / "failure.png") as page:
             page.set_default_timeout(TIMEOUT)
-            try:
-                _flow(page, url, data_dir, mirror)
-            except Exception:
-                page.screenshot(path=str(tmp_path / "failure.png"))  # kept by pytest under its basetemp
-                raise
-            finally:
-                browser.close()
+            _flow(page, url, data_dir, mirror)
     assert not list((tmp_path / "runs").glob("*")), "no run was started, so no dead run is listed"
 
 

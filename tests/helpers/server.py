@@ -14,6 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: app.py lives here
 CHROMIUM = "/usr/bin/chromium"
+# Screenshots go to artifacts/screenshots (ignored) so `make test` leaves the tree clean;
+# GANLAB_SCREENSHOTS=docs/screenshots refreshes the ones the README shows.
+SHOTS = ROOT / os.environ.get("GANLAB_SCREENSHOTS", "artifacts/screenshots")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -71,6 +74,31 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 # ---------------------------------------------------------------- driving it from Playwright
+
+@contextmanager
+def chromium_page(viewport: dict | None = None, *, failure_png: str | os.PathLike | None = None) -> Iterator:
+    """A page of the system Chromium (skips the test where it is missing); closed after.
+
+    failure_png: where to keep a screenshot when the block fails, to see what the page showed.
+    """
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (CI installs chromium with apt)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport=viewport or {"width": 1440, "height": 1000})
+        try:
+            yield page
+        except Exception:
+            if failure_png is not None:
+                page.screenshot(path=str(failure_png))
+            raise
+        finally:
+            browser.close()
+
 
 def launch_chromium(playwright):
     """The system Chromium (never a downloaded one), headless, with the network chatter off."""
