@@ -8,6 +8,20 @@ layer that raised.
 
 from __future__ import annotations
 
+import errno
+
+# no space left, a file-size limit (`ulimit -f`), a quota: each means "the disk is full" to the person
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """A write that failed because the disk (or this process's share of it) is full.
+
+    h5py's OSError often carries no errno, only HDF5's text with the system's message in it.
+    """
+    return getattr(e, "errno", None) in DISK_FULL_ERRNOS or any(
+        m in str(e) for m in ("No space left", "File too large", "quota exceeded"))
+
 
 class GanlabError(Exception):
     """Base of the errors ganlab reports to a person (never a traceback)."""

@@ -19,8 +19,8 @@ from .errors import ConfigError, RunError
 from .explore.preview import make_preview
 from .paths import data_root as default_data_root
 from .paths import runs_dir as default_runs_dir
-from .session import RunSession, check_lr_scale
-from .store import LIVE_STATES, OWNER, Run, list_runs
+from .session import RunSession, check_lr_scale, resume_refusal
+from .store import Run, list_runs, trained_elsewhere
 from .store.tail import reached_step
 
 HISTORY_LIMIT = 4000  # records kept in memory per run; older ones are thinned (disk keeps all)
@@ -190,17 +190,13 @@ class JobManager:
             if job.pause.is_set() and not job.diverged and steps is None:
                 return None
             return f"{run_id} is training now; stop it before resuming it"
-        status = run.status()
-        if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:
-            return f"{run_id} is being trained by another process; it can be resumed here once it ends there"
         if steps is not None:
             try:
                 self._check_more_steps(run, steps)
             except ConfigError as e:
                 return str(e)
-        elif status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
-            return f"{run_id} has finished all {cfg.steps:,} steps; train it for more steps or start a new run"
-        return self._cannot_train(run, steps)
+        refusal = resume_refusal(run, cfg if steps is None else cfg.replace(steps=steps), run.status())
+        return refusal or self._cannot_train(run, steps)
 
     def resume_plan(self, run_id: str, *, steps: Optional[int] = None) -> str:
         """Where Resume would continue, said before the click ("from the checkpoint at step 5,000; ...")."""
@@ -317,8 +313,7 @@ class JobManager:
             job = self._jobs.get(run_id)
         if job is not None and job.thread is not None and job.thread.is_alive():
             raise RunError(f"{run_id} is still training; stop it before deleting it")
-        status = run.status()
-        if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:
+        if trained_elsewhere(run.status()):
             raise RunError(f"{run_id} is being trained by another process; stop it there before deleting it")
         run.delete()
         with self._lock:

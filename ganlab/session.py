@@ -20,7 +20,6 @@ scaling, divergence and failures behave the same everywhere:
 
 from __future__ import annotations
 
-import errno
 import gc
 import traceback
 from collections.abc import Callable
@@ -32,14 +31,13 @@ import torch
 
 from .config import RunConfig
 from .config.validate import validate_config
-from .errors import ConfigError, Diverged, GanlabError, RunError
+from .errors import DISK_FULL_ERRNOS, ConfigError, Diverged, GanlabError, RunError
 from .evaluation.evaluate import tick_metrics
-from .store import LIVE_STATES, OWNER, Run, TrainingLock
+from .store import Run, TrainingLock, trained_elsewhere
 from .store.checkpoint import config_mismatch
 from .training import Trainer, resolve_device, train
 
 MAX_LR_SCALE = 10.0
-DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # no space left, a file-size limit, a quota
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,22 @@ class Outcome:
     step: int
     error: Optional[str] = None
     diverged: bool = False
+
+
+def resume_refusal(run: Run, cfg: RunConfig, status: dict) -> Optional[str]:
+    """Why the run's own files say it cannot be resumed now, as one sentence; None: they allow it.
+
+    RunSession.reopen refuses with it, and JobManager.resume_blocker shows it instead of a Resume
+    button, so the two never disagree. cfg is the config the resume would train (a new total applied).
+    The training lock is the other half of the check, taken by reopen itself.
+    """
+    if trained_elsewhere(status):  # e.g. on another host: no flock there
+        return (f"{run.id} is being trained by another process ({status.get('owner')}); stop it there, "
+                f"or resume it here once it ends")
+    if status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
+        return (f"{run.id} has finished all {cfg.steps:,} steps; train it for more steps (--steps on the command "
+                f"line, Train N more steps on the Runs page) or start a new run")
+    return None
 
 
 def check_lr_scale(lr_scale: Optional[float]) -> None:
@@ -95,17 +109,15 @@ class RunSession:
         try:
             run.remove_stale_temp_files()  # a killed trainer's half-written files; nobody else writes here now
             cfg = run.config()
-            status = run.status()  # a dead owner already reads as interrupted
-            if status.get("state") in LIVE_STATES and status.get("owner") != OWNER:  # e.g. on another host: no flock there
-                raise RunError(f"{run.id} is being trained by another process ({status.get('owner')}); "
-                               f"stop it there before resuming it here")
-            if steps is not None and steps != cfg.steps:
+            new_total = steps is not None and steps != cfg.steps
+            if new_total:
                 cfg = cfg.replace(steps=steps)
+            refusal = resume_refusal(run, cfg, run.status())  # a dead owner already reads as interrupted
+            if refusal:
+                raise RunError(refusal)
+            if new_total:
                 validate_config(cfg, data_root)
                 run.write_config(cfg)
-            if status.get("state") == "finished" and (run.last_checkpoint_step() or 0) >= cfg.steps:
-                raise RunError(f"{run.id} has finished all {cfg.steps} steps; resume it with more steps "
-                               f"(--steps) or start a new run")
         except BaseException:
             lock.release()
             raise
@@ -195,7 +207,7 @@ class RunSession:
         if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
             return (f"out of memory at step {self._step() + 1} (batch_size {self.cfg.batch_size}, device "
                     f"{self.cfg.device}): lower batch_size or the model width; other runs go on")
-        if isinstance(e, OSError) and e.errno in DISK_FULL:
+        if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
             return self._disk_full(e)
         return f"{type(e).__name__}: {e}"
 

@@ -8,9 +8,9 @@ One session at a time trains a run (lock.py).
 
 from ..errors import NonFiniteWeights, RunError
 from .lock import TrainingLock
-from .owner import OWNER, owner_alive
+from .owner import OWNER, owner_alive, trained_elsewhere
 from .run import Run, list_runs, run_name
 from .status import LIVE_STATES, STATES
 
 __all__ = ["LIVE_STATES", "NonFiniteWeights", "OWNER", "Run", "RunError", "STATES", "TrainingLock", "list_runs",
-           "owner_alive", "run_name"]
+           "owner_alive", "run_name", "trained_elsewhere"]

@@ -6,6 +6,8 @@ import os
 import socket
 from pathlib import Path
 
+from .status import LIVE_STATES
+
 
 def _process_start() -> str:
     """This process's start time in clock ticks since boot: tells a live pid from a reused one."""
@@ -16,6 +18,11 @@ def _process_start() -> str:
 
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{_process_start()}"
+
+
+def trained_elsewhere(status: dict) -> bool:
+    """Does a status (as Run.status() reads it: a dead owner is already 'interrupted') say another process trains the run?"""
+    return status.get("state") in LIVE_STATES and status.get("owner") != OWNER
 
 
 def owner_alive(owner: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 import warnings
@@ -11,6 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..errors import is_disk_full
 from .files import file_lock
 
 
@@ -30,19 +30,13 @@ def append_samples(path: Path, step: int, samples: np.ndarray) -> None:
         except BlockingIOError:  # another process (an h5 viewer) holds a lock on it: wait a little
             time.sleep(0.05)
         except (OSError, KeyError, ValueError, TypeError) as e:
-            if attempt > 0 or not path.exists() or _disk_full(e) or (isinstance(e, OSError) and _readable(path)):
+            if attempt > 0 or not path.exists() or is_disk_full(e) or (isinstance(e, OSError) and _readable(path)):
                 break  # a full disk (or a file-size limit) fails the append, not the file: keep every snapshot
             # damaged (a kill mid-write) or not ours: keep it for inspection, start afresh
             os.replace(path, path.with_name("samples.h5.damaged"))
             warnings.warn(f"{path} could not be appended to ({e}); moved to samples.h5.damaged", stacklevel=2)
     warnings.warn(f"{path}: the snapshot of step {step} was skipped (the file stayed locked or damaged)",
                   stacklevel=2)
-
-def _disk_full(e: BaseException) -> bool:
-    # h5py's OSError often carries no errno, only HDF5's text with the system's message in it
-    return getattr(e, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
-        m in str(e) for m in ("No space left", "File too large", "quota exceeded"))
-
 
 def _readable(path: Path) -> bool:
     """Does the file still open as our snapshots (so the failed append was not its damage)?"""
