@@ -15,17 +15,22 @@ from typing import Any, Optional
 from .config import RunConfig
 from .config.validate import RANGES, validate_config
 from .data.download import files_problem
-from .errors import ConfigError, RunError
+from .errors import ConfigError, GanlabError, RunError
 from .explore.preview import make_preview
+from .explore.steps import StepView, describe_step, step_frame
 from .paths import data_root as default_data_root
 from .paths import runs_dir as default_runs_dir
 from .session import RunSession, check_lr_scale, resume_refusal
 from .store import Run, list_runs, trained_elsewhere
 from .store.tail import reached_step
+from .training.gate import StepFunction, StepGate
+from .training.trainer import PARTS
 
 HISTORY_LIMIT = 4000  # records kept in memory per run; older ones are thinned (disk keeps all)
 PREVIEW_INTERVAL = 0.5  # seconds between live previews (G on the fixed batch, D's surface)
 READY_TIMEOUT = 20.0  # seconds a Resume click waits for the trainer to stand at its first step (data, checkpoint)
+STEP_TIMEOUT = 10.0  # seconds a manual step's click waits for the paused trainer to take it
+PAUSE_POLL = 0.05  # seconds a paused run waits between looks at its flags and its manual-step requests
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class JobSnapshot:
     metrics: tuple[dict, ...] = ()
     started: float = 0.0
     current_step: int = 0  # the trainer's step now (every iteration); `step` is the last tick's, as `history` ends
+    step_view: Optional[StepView] = None  # the last manual step's before, after and what moved
+    iteration: tuple[int, int] = (0, 1)  # (D steps taken in the current iteration, k)
 
 
 @dataclass
@@ -67,6 +74,9 @@ class Job:
     last_preview: float = 0.0
     live_step: int = 0  # the trainer's step, set each iteration (an int store: no lock, no host sync)
     ready: threading.Event = field(default_factory=threading.Event)  # the trainer stands at its first step, or it ended
+    gate: StepGate = field(default_factory=StepGate)  # manual steps, taken by the paused trainer's thread
+    step_view: Optional[StepView] = None
+    iteration: tuple[int, int] = (0, 1)  # as of the last pause or manual step
 
     @property
     def run(self) -> Run:
@@ -271,6 +281,35 @@ class JobManager:
         with job.lock:
             job.pending.update(changes)
 
+    def step_once(self, run_id: str, part: str, timeout: float = STEP_TIMEOUT) -> StepView:
+        """Take one part of the paused run's iteration ("d", "g" or "iteration") and show what it changed.
+
+        The paused trainer's thread takes it (the trainer is not thread-safe): the game before, the step
+        through the loop (an iteration it ends is ticked as any other), the game after. Blocks until then,
+        at most `timeout` s; a RunError says why when the run is not paused here, has ended or diverged.
+        """
+        if part not in PARTS:
+            raise RunError(f"{part!r} is not a step; take one of {', '.join(repr(p) for p in PARTS)}")
+        job = self._job(run_id)
+        if job.diverged:
+            raise RunError(f"{run_id} diverged; resume it with a lower learning rate before stepping it")
+        if job.thread is None or not job.thread.is_alive() or job.state not in ("running", "paused"):
+            raise RunError(f"{run_id} has {job.state if job.state != 'created' else 'not started'}; "
+                           f"only a paused live run takes single steps")
+        if not job.pause.is_set() or job.stop.is_set():
+            raise RunError(f"{run_id} is not paused; pause it to take single steps")
+        try:
+            out = job.gate.submit(lambda step: self._manual_step(job, part, step), timeout)
+        except RunError:
+            raise
+        except GanlabError as e:  # a divergence: the run ends paused, as after a normal step
+            raise RunError(f"{run_id}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - the run ends failed (its status says why); the page gets a sentence
+            raise RunError(f"{run_id} failed while taking the step ({type(e).__name__}: {e}); see its status") from None
+        if isinstance(out, str):  # refused before anything changed
+            raise RunError(out)
+        return out
+
     def wait(self, run_id: str, timeout: Optional[float] = None) -> str:
         job = self._job(run_id)
         if job.thread:
@@ -293,9 +332,10 @@ class JobManager:
         if job is None:
             return None
         with job.lock:
+            iteration = job.iteration if job.state == "paused" else (0, int(job.hparams.get("d_steps", job.cfg.d_steps)))
             return JobSnapshot(job.run.id, job.state, job.step, job.cfg.steps, job.cfg, tuple(job.history),
                                job.preview, dict(job.hparams), job.error, job.diverged, tuple(job.metrics), job.started,
-                               current_step=max(job.live_step, job.step))
+                               current_step=max(job.live_step, job.step), step_view=job.step_view, iteration=iteration)
 
     def live_ids(self) -> list[str]:
         return [j.run.id for j in self._all() if j.state in ("created", "running", "paused")]
@@ -336,7 +376,7 @@ class JobManager:
         self._set(job, state="running")
         out = job.session.run_training(should_stop=lambda: self._should_stop(job, job.session.trainer),
                                        on_tick=lambda rec, tr: self._on_tick(job, rec, tr),
-                                       on_ready=lambda tr: self._ready(job, tr))
+                                       on_ready=lambda tr: self._ready(job, tr), gate=job.gate)
         self._set(job, state=out.state, step=out.step, error=out.error, diverged=out.diverged)
         job.ready.set()  # a start that failed before its first step: whoever waits reads the failure
 
@@ -352,22 +392,51 @@ class JobManager:
                 setattr(job, k, v)
 
     def _should_stop(self, job: Job, trainer) -> bool:
-        """Called once per iteration: note the step (progress between ticks), apply hparam changes, honour pause."""
+        """Called once per iteration: note the step (progress between ticks), apply hparam changes, honour pause.
+
+        While paused, the thread takes the manual steps handed to its gate; a manual iteration that
+        trains the last step ends the pause, so the run finishes.
+        """
         job.live_step = trainer.step
         if job.pending:
-            with job.lock:
-                changes, job.pending = job.pending, {}
-            trainer.set_hparams(**changes)
-            with job.lock:
-                job.hparams = dict(trainer.hparams)
+            self._apply_pending(job, trainer)
         if job.pause.is_set() and not job.stop.is_set():
             job.run.write_status("paused", trainer.step)
-            self._set(job, state="paused")
-            while job.pause.is_set() and not job.stop.is_set():
-                time.sleep(0.05)
-            job.run.write_status("running", trainer.step)
-            self._set(job, state="running")
+            self._set(job, state="paused", iteration=trainer.iteration_progress())
+            while job.pause.is_set() and not job.stop.is_set() and trainer.step < job.cfg.steps:
+                if job.pending:
+                    self._apply_pending(job, trainer)
+                    self._set(job, iteration=trainer.iteration_progress())
+                job.gate.serve(PAUSE_POLL)
+            why = "was stopped" if job.stop.is_set() else "was unpaused" if not job.pause.is_set() else "finished"
+            job.gate.refuse_waiting(f"{job.run.id} {why} before it took the step")
+            if not job.stop.is_set():
+                job.run.write_status("running", trainer.step)
+                self._set(job, state="running")
         return job.stop.is_set()
+
+    def _apply_pending(self, job: Job, trainer) -> None:
+        with job.lock:
+            changes, job.pending = job.pending, {}
+        trainer.set_hparams(**changes)
+        with job.lock:
+            job.hparams = dict(trainer.hparams)
+
+    def _manual_step(self, job: Job, part: str, step: StepFunction) -> StepView | str:
+        """On the training thread: the frame before, the loop's step, the frame after; a str when refused."""
+        trainer = job.session.trainer
+        step_before, (done, k) = trainer.step, trainer.iteration_progress()
+        before = step_frame(trainer)
+        refusal = step(part)
+        if refusal is not None:
+            return refusal
+        after = step_frame(trainer, like=before)
+        done = {"d": done + 1, "g": done, "iteration": k}[part]
+        view = StepView(part, before, after, describe_step(part, before, after, done, k), step_before, trainer.step,
+                        done, k)
+        self._set(job, step_view=view, iteration=trainer.iteration_progress(), live_step=trainer.step,
+                  preview=make_preview(trainer))
+        return view
 
     def _on_tick(self, job: Job, rec: dict, trainer) -> None:
         preview = None

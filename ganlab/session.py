@@ -33,6 +33,7 @@ from .config import RunConfig
 from .config.validate import validate_config
 from .errors import DISK_FULL_ERRNOS, ConfigError, Diverged, GanlabError, RunError
 from .evaluation.evaluate import tick_metrics
+from .explore.game import divergence_watch, game_frame, has_game
 from .store import Run, TrainingLock, trained_elsewhere
 from .store.checkpoint import config_mismatch
 from .training import Trainer, resolve_device, train
@@ -69,6 +70,14 @@ def resume_refusal(run: Run, cfg: RunConfig, status: dict) -> Optional[str]:
 def check_lr_scale(lr_scale: Optional[float]) -> None:
     if lr_scale is not None and not (0 < lr_scale <= MAX_LR_SCALE):
         raise ConfigError(f"lr_scale: {lr_scale!r} must be > 0 and <= {MAX_LR_SCALE:g}")
+
+
+def game_hooks(trainer: Trainer) -> dict[str, Callable]:
+    """What a point run with 2 or more dimensions adds to every tick (Div/KL, Div/JS of 30x30 histograms) and
+    to every snapshot (a game frame in game.h5): issue #17's loop hooks. Neither draws from the training RNG."""
+    if not has_game(trainer):
+        return {}
+    return {"watch": divergence_watch, "frame": game_frame}
 
 
 class RunSession:
@@ -167,10 +176,11 @@ class RunSession:
 
     def run_training(self, *, should_stop: Callable[[], bool] = lambda: False,
                      on_tick: Optional[Callable[[dict, Trainer], None]] = None,
-                     on_ready: Optional[Callable[[Trainer], None]] = None) -> Outcome:
+                     on_ready: Optional[Callable[[Trainer], None]] = None, gate=None) -> Outcome:
         """Build (if not yet), train, and end in one state; never raises for a failed run.
 
         on_ready(trainer) runs once the trainer stands at its first step (after a resume's checkpoint).
+        gate: a ganlab.training.gate.StepGate through which a paused run takes manual steps (the JobManager's).
         The run's training lock is released when this returns, however it ends.
         """
         if self._lock is None:  # a session made by hand, not by new()/reopen()
@@ -183,7 +193,8 @@ class RunSession:
             if on_ready is not None:
                 on_ready(trainer)
             state = train(self.cfg, self.run, trainer=trainer, should_stop=should_stop, on_tick=on_tick,
-                          evaluate=lambda tr, run: tick_metrics(tr, run, data_root=self.data_root))
+                          evaluate=lambda tr, run: tick_metrics(tr, run, data_root=self.data_root), gate=gate,
+                          **game_hooks(trainer))
             return Outcome(state, trainer.step)
         except Diverged as e:  # a loss, or a checkpoint's weights (NonFiniteWeights)
             message = self._record("paused", e.step, str(e), diverged=True, network=e.network)

@@ -5,6 +5,7 @@ runs/<00042-ring8-mlp-bce>/
   status.json     state, step, error; replaced atomically
   stats.jsonl     one JSON line per tick, flushed
   samples.h5      fixed-z snapshots over time (written only by the trainer)
+  game.h5         the game's frames (points, arrows, D's surface, G's manifold) on the same ticks, point runs
   checkpoints/    ckpt-<step>.pt, atomic, the newest N kept
   train.lock      flock'd by the one session training the run (ganlab.store.lock)
 """
@@ -25,6 +26,7 @@ from ..config import RunConfig
 from ..errors import ConfigError, RunError
 from .checkpoint import encode_checkpoint, load_checkpoint_file
 from .files import append_jsonl, atomic_write_bytes, atomic_write_json, is_temp_file, read_json_object, read_jsonl, temp_file_pid
+from .game import GameFrames, append_game, read_game
 from .lock import TrainingLock
 from .owner import OWNER, owner_alive
 from .samples import append_samples, read_samples
@@ -81,6 +83,10 @@ class Run:
     @property
     def samples_path(self) -> Path:
         return self.path / "samples.h5"
+
+    @property
+    def game_path(self) -> Path:
+        return self.path / "game.h5"
 
     @property
     def metrics_path(self) -> Path:
@@ -209,6 +215,15 @@ class Run:
     def read_samples(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps (T,), samples (T, N, ...)); empty arrays when there are none or the file is damaged."""
         return read_samples(self.samples_path)
+
+    # ----------------------------------------------------------------- game
+    def append_game(self, step: int, frame: dict[str, Any]) -> None:
+        """Append one game frame (ganlab.store.game); never fails the run."""
+        append_game(self.game_path, step, frame)
+
+    def game_frames(self) -> GameFrames:
+        """The run's game frames (ganlab.store.game.GameFrames); none when game.h5 is missing or damaged."""
+        return read_game(self.game_path)
 
     # ---------------------------------------------------------- checkpoints
     def checkpoint_path(self, step: int) -> Path:

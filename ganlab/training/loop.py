@@ -16,6 +16,8 @@ from typing import Any, Optional, Protocol
 import numpy as np
 
 from ..config import RunConfig
+from ..errors import RunError
+from .gate import StepGate
 from .threads import Threads
 from .trainer import Trainer
 
@@ -32,6 +34,8 @@ class RunSink(Protocol):
 
 # (trainer, run) -> scalar metrics for the tick record; it may write its full record to the run
 Evaluate = Callable[[Trainer, Any], dict[str, float]]
+Watch = Callable[[Trainer], dict[str, float]]  # scalars for every tick record (the session's divergence metrics)
+Frame = Callable[[Trainer], dict]  # a game frame (ganlab.explore.game) for snapshot ticks
 
 
 def _is_tick(step: int, cfg: RunConfig) -> bool:
@@ -50,57 +54,109 @@ BACKGROUND_SWITCH_INTERVAL_S = 1e-4
 
 def train(cfg: RunConfig, run: RunSink, *, should_stop: Callable[[], bool] = lambda: False,
           on_tick: Optional[Callable[[dict, Trainer], None]] = None, trainer: Optional[Trainer] = None,
-          evaluate: Optional[Evaluate] = None) -> str:
+          evaluate: Optional[Evaluate] = None, watch: Optional[Watch] = None, frame: Optional[Frame] = None,
+          gate: Optional[StepGate] = None) -> str:
     """Train from the trainer's step until cfg.steps or should_stop(); returns 'finished' or 'stopped'.
 
     Creating, resuming and failing a run are ganlab.session's: this is the loop alone. `evaluate`
     scores G on eval ticks (the session passes ganlab.evaluation's); a config with eval_every needs it.
+    watch(trainer)'s scalars join every tick record; on snapshot ticks frame(trainer) is appended to
+    the run (`append_game`) when the run can store it. gate: while should_stop() waits on a pause, it
+    may serve manual steps through it (ganlab.jobs does); they run on this thread, with this loop's
+    tick handling.
     """
     trainer = trainer or Trainer(cfg)
     if cfg.eval_every and evaluate is None:
         raise ValueError("eval_every > 0 needs an evaluate function (ganlab.session.RunSession passes one)")
     if threading.current_thread() is not threading.main_thread():
         sys.setswitchinterval(min(sys.getswitchinterval(), BACKGROUND_SWITCH_INTERVAL_S))
+    ticks = _Ticks(cfg, run, trainer, on_tick=on_tick, evaluate=evaluate, watch=watch, frame=frame)
     # the run's thread count, set once for the whole loop: switching it at every step (what train_step does
     # for a caller at another count) measured up to 2x slower on the MLP once a 2-thread pool exists
     with Threads(trainer.threads):
-        return _loop(cfg, run, should_stop=should_stop, on_tick=on_tick, trainer=trainer, evaluate=evaluate)
+        if gate is None:
+            return _loop(cfg, run, should_stop=should_stop, trainer=trainer, ticks=ticks)
+        gate.open(lambda part: _manual_step(cfg, run, trainer, ticks, part))
+        ended = "the run has ended"
+        try:
+            state = _loop(cfg, run, should_stop=should_stop, trainer=trainer, ticks=ticks)
+            ended = f"the run has {state}"
+            return state
+        finally:
+            gate.close(ended)
 
 
-def _loop(cfg: RunConfig, run: RunSink, *, should_stop: Callable[[], bool], on_tick, trainer: Trainer,
-          evaluate: Optional[Evaluate]) -> str:
+class _Ticks:
+    """A tick's work, the same after a normal iteration and after one ended by a manual step:
+    one record (with watch's scalars), evaluation, samples and game frames, checkpoints, on_tick."""
+
+    def __init__(self, cfg: RunConfig, run: RunSink, trainer: Trainer, *, on_tick, evaluate: Optional[Evaluate],
+                 watch: Optional[Watch], frame: Optional[Frame]):
+        self.cfg, self.run, self.trainer = cfg, run, trainer
+        self.on_tick, self.evaluate, self.watch = on_tick, evaluate, watch
+        self.frame = frame if frame is not None and hasattr(run, "append_game") else None
+        self.tick_t = self.status_t = time.perf_counter()
+        self.tick_step = trainer.step
+
+    def tick(self, status: bool = True) -> None:
+        """The tick at the trainer's step (the caller knows it is one); status: write "running" at most once a second."""
+        cfg, run, trainer = self.cfg, self.run, self.trainer
+        rec = trainer.collect()  # the tick's one sync; raises Diverged
+        now = time.perf_counter()
+        trainer.elapsed += now - self.tick_t
+        rec.update({"time": round(trainer.elapsed, 4),
+                    "Speed/steps_per_s": (trainer.step - self.tick_step) / max(now - self.tick_t, 1e-9)})
+        self.tick_t, self.tick_step = now, trainer.step
+        s = trainer.step
+        if cfg.eval_every and (s % cfg.eval_every == 0 or s >= cfg.steps):
+            rec.update(self.evaluate(trainer, run))
+        if self.watch is not None:
+            rec.update(self.watch(trainer))
+        run.append_stats(rec)
+        if s % cfg.snapshot_every == 0 or s >= cfg.steps:
+            run.append_samples(s, trainer.fixed_samples())
+            if self.frame is not None:
+                run.append_game(s, self.frame(trainer))
+        if s % cfg.checkpoint_every == 0 or s >= cfg.steps:
+            run.save_checkpoint(trainer.state_dict(), s, cfg.keep_checkpoints)
+        if self.on_tick is not None:
+            self.on_tick(rec, trainer)
+        if status and now - self.status_t > 1.0:  # an fsync'd file: at most once a second, not once a tick
+            run.write_status("running", s)
+            self.status_t = now
+
+
+def _loop(cfg: RunConfig, run: RunSink, *, should_stop: Callable[[], bool], trainer: Trainer, ticks: _Ticks) -> str:
     run.write_status("running", trainer.step)
-    t0, step0 = time.perf_counter(), trainer.step
-    tick_t, tick_step, status_t = t0, trainer.step, t0
+    step0 = trainer.step
     state = "finished"
     while trainer.step < cfg.steps:
         if should_stop():
             state = "stopped"
             break
-        nxt = trainer.step + 1
-        trainer.train_step(measure=_is_tick(nxt, cfg))
-        if not _is_tick(trainer.step, cfg):
-            continue
-        rec = trainer.collect()  # the tick's one sync; raises Diverged
-        now = time.perf_counter()
-        trainer.elapsed += now - tick_t
-        rec.update({"time": round(trainer.elapsed, 4),
-                    "Speed/steps_per_s": (trainer.step - tick_step) / max(now - tick_t, 1e-9)})
-        tick_t, tick_step = now, trainer.step
-        s = trainer.step
-        if cfg.eval_every and (s % cfg.eval_every == 0 or s >= cfg.steps):
-            rec.update(evaluate(trainer, run))
-        run.append_stats(rec)
-        if s % cfg.snapshot_every == 0 or s >= cfg.steps:
-            run.append_samples(s, trainer.fixed_samples())
-        if s % cfg.checkpoint_every == 0 or s >= cfg.steps:
-            run.save_checkpoint(trainer.state_dict(), s, cfg.keep_checkpoints)
-        if on_tick is not None:
-            on_tick(rec, trainer)
-        if now - status_t > 1.0:  # an fsync'd file: at most once a second, not once a tick
-            run.write_status("running", s)
-            status_t = now
-    if state == "stopped" and trainer.step > step0 and trainer.step != run.last_checkpoint_step():
+        if trainer.step >= cfg.steps:  # a manual iteration, taken while should_stop() waited, ended the run
+            break
+        trainer.train_step(measure=_is_tick(trainer.step + 1, cfg))
+        if _is_tick(trainer.step, cfg):
+            ticks.tick()
+    if state == "stopped" and (trainer.iteration is not None
+                               or (trainer.step > step0 and trainer.step != run.last_checkpoint_step())):
+        # a stop inside an iteration keeps the D steps taken (see Trainer.state_dict), even at a checkpoint's step
         run.save_checkpoint(trainer.state_dict(), trainer.step, cfg.keep_checkpoints)
     run.write_status(state, trainer.step)
     return state
+
+
+def _manual_step(cfg: RunConfig, run: RunSink, trainer: Trainer, ticks: _Ticks, part: str) -> Optional[str]:
+    """One manual part on the training thread; None when taken, else why not. An iteration it ends is ticked
+    as a normal one would be; status.json then says "paused" at the step it stands at."""
+    if trainer.step >= cfg.steps:
+        return f"the run has trained all its {cfg.steps:,} steps; train it for more steps to step on"
+    try:
+        ended = trainer.take_part(part, measure=_is_tick(trainer.step + 1, cfg))
+    except RunError as e:  # refused before anything changed
+        return str(e)
+    if ended and _is_tick(trainer.step, cfg):
+        ticks.tick(status=False)
+    run.write_status("paused", trainer.step)
+    return None

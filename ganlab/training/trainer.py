@@ -1,12 +1,15 @@
 """The trainer: G, D, their optimizers and RNGs; `d_step`, `g_step`, `train_step`; state for checkpoints.
 
 k D-steps, one G-step; what each step reports stays on the device until a tick's `collect()`.
+An iteration can also be taken a part at a time (`take_part`: step-by-step mode): k D steps
+taken one by one and then the G step give exactly what `train_step` gives.
 """
 
 from __future__ import annotations
 
 import copy
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
@@ -16,7 +19,7 @@ from .. import __version__
 from ..config import RunConfig
 from ..data import Dataset, load_dataset, to_storage
 from ..data.base import data_state, load_data_state
-from ..errors import Diverged
+from ..errors import Diverged, RunError
 from ..game.losses import LOSSES, d_prob
 from ..game.penalties import gradient_penalty, r1_penalty
 from ..game.schedules import lr_factor
@@ -28,6 +31,7 @@ from .stats import Stats, StepLog, non_finite
 from .threads import Threads, default_threads, resolve_device, resume_threads
 
 STEP_COLUMNS = ("Loss/D", "D/real", "D/fake", "Loss/G")  # one StepLog row per iteration
+PARTS = ("d", "g", "iteration")  # what a manual step takes of an iteration (Trainer.take_part)
 # the checkpoint format a Trainer writes (ganlab.store.checkpoint reads it back and checks it)
 CHECKPOINT_FORMAT = 1
 
@@ -67,6 +71,25 @@ def _requires_grad(params: list[torch.Tensor], flag: bool) -> None:
         p.requires_grad_(flag)
 
 
+@dataclass
+class Iteration:
+    """The iteration in progress: k D steps, then the G step that ends it.
+
+    k, the measure flag and the schedule's learning rates are fixed when it begins, so one taken a part
+    at a time (step-by-step mode) is the iteration train_step would have taken; a k changed meanwhile
+    applies to the next one.
+    """
+
+    k: int
+    measure: bool
+    d_losses: list = field(default_factory=list)  # each D step's loss (device scalars)
+    d_means: list = field(default_factory=list)  # each D step's (D(x), D(G(z))) means
+
+    @property
+    def d_done(self) -> int:
+        return len(self.d_losses)
+
+
 class Trainer:
     """G, D, their optimizers, the data and every RNG of one run: `step()` advances one iteration."""
 
@@ -101,6 +124,8 @@ class Trainer:
         self.step_log = StepLog(STEP_COLUMNS, self.device)  # what every iteration reports, one row each
         self._d_means = torch.zeros(2)  # D(x), D(G(z)) of the last D step
         self._kept_fakes: Optional[tuple[torch.Tensor, Optional[torch.Tensor]]] = None  # reuse_fakes: for the G step
+        self.iteration: Optional[Iteration] = None  # begun by a manual part and not ended yet; None between iterations
+        self._g_judged: Optional[tuple] = None  # (fakes, D's outputs on them) of a G step that ends an iteration of 0 D steps
         self._setup_precision()
         self.fixed_z, self.fixed_y = self._fixed_latents()
 
@@ -229,8 +254,12 @@ class Trainer:
             pen = pen + 0.5 * self.cfg.r1_weight * self.cfg.r1_every * r1
         return pen
 
-    def g_step(self, measure: bool) -> torch.Tensor:
-        """One G update; returns its loss (a device scalar: no sync)."""
+    def g_step(self, measure: bool, keep_judged: bool = False) -> torch.Tensor:
+        """One G update; returns its loss (a device scalar: no sync).
+
+        keep_judged: keep the fakes and D's outputs on them (before G's update) for the row of an
+        iteration that took no D step.
+        """
         # (1) fresh z through G (or the D update's kept fakes); D judges the fakes. D's weights are not
         #     updated here, so their gradients are not even computed (requires_grad off): only the path back to G is
         kept, self._kept_fakes = self._kept_fakes, None
@@ -243,6 +272,8 @@ class Trainer:
                 else:
                     fake, y = kept
                 fake_out = _f32(self.d_fwd(fake, y))
+            if keep_judged:
+                self._g_judged = (fake.detach(), y, fake_out.detach())
             # (2) G's loss: make D call the fakes real
             loss = self.loss.g_loss(fake_out)
             # (3) update G only
@@ -264,23 +295,88 @@ class Trainer:
                 copy_(self._ema_buffers, self._g_buffers)
 
     def train_step(self, measure: bool = False) -> None:
-        """One iteration: k D-steps, then one G-step."""
+        """One iteration: k D-steps, then one G-step (or what remains of one that manual parts began)."""
+        it = self.iteration or self._begin_iteration(measure)
+        with Threads(self.threads):
+            while len(it.d_losses) < it.k:
+                self._iteration_d_step(it)
+            self._end_iteration(it)
+
+    # ------------------------------------------------------------ an iteration a part at a time
+    def take_part(self, part: str, measure: bool = False) -> bool:
+        """One part of the iteration: "d" (its next D step), "g" (the G step: it ends the iteration with the
+        D steps taken so far) or "iteration" (whatever remains of it). True when the iteration ended.
+
+        measure applies when the part begins an iteration (the loop passes whether its step is a tick's).
+        A "d" with all k D steps taken is refused (RunError) before anything changes.
+        """
+        if part not in PARTS:
+            raise RunError(f"{part!r} is not a step; take one of {', '.join(PARTS)}")
+        it = self.iteration
+        if part == "d" and it is not None and it.d_done >= it.k:
+            raise RunError(f"D has taken all {it.k} of its steps in this iteration; take the G step (it ends the iteration) "
+                           f"or one iteration")
+        if it is None:
+            it = self.iteration = self._begin_iteration(measure)
+        with Threads(self.threads):
+            if part == "d":
+                self._iteration_d_step(it)
+                return False
+            while part == "iteration" and len(it.d_losses) < it.k:
+                self._iteration_d_step(it)
+            self._end_iteration(it)
+        return True
+
+    def iteration_progress(self) -> tuple[int, int]:
+        """(D steps taken in the current iteration, its k); between iterations (0, the k the next one takes)."""
+        it = self.iteration
+        return (it.d_done, it.k) if it is not None else (0, int(self.hparams["d_steps"]))
+
+    def _begin_iteration(self, measure: bool) -> Iteration:
         if self.cfg.lr_schedule != "constant":
             self._follow_schedule()
-        with Threads(self.threads):
-            d_losses, d_means = [], []
-            k = self.hparams["d_steps"]
-            for i in range(k):
-                d_losses.append(self.d_step(measure, keep_fakes=self.cfg.reuse_fakes and i == k - 1))
-                d_means.append(self._d_means)
-            g_loss = self.g_step(measure)
-            with torch.no_grad():  # one row: Loss/D, D/real, D/fake, Loss/G (losses are fp32)
-                if len(d_losses) == 1:
-                    d_loss, means = d_losses[0], d_means[0]
-                else:  # the row holds the mean over the iteration's k D steps
-                    d_loss, means = torch.stack(d_losses).mean(), torch.stack(d_means).mean(0)
-                torch.cat([d_loss.reshape(1), means, g_loss.reshape(1)], out=self.step_log.row(self.step + 1))
+        return Iteration(self.hparams["d_steps"], measure)
+
+    def _iteration_d_step(self, it: Iteration) -> None:
+        last = it.d_done == it.k - 1  # reuse_fakes: the last D step's fakes wait for the G step
+        it.d_losses.append(self.d_step(it.measure, keep_fakes=self.cfg.reuse_fakes and last))
+        it.d_means.append(self._d_means)
+
+    def _end_iteration(self, it: Iteration) -> None:
+        """The G step, then the iteration's one StepLog row: its D columns are the mean over the D steps taken.
+
+        With no D step taken (a manual "g" first), the D columns are D's judgement, without an update,
+        of a fresh real batch and of the G step's fakes (as D saw them before G's update).
+        """
+        g_loss = self.g_step(it.measure, keep_judged=not it.d_losses)
+        with torch.no_grad():  # one row: Loss/D, D/real, D/fake, Loss/G (losses are fp32)
+            if not it.d_losses:
+                d_loss, means = self._judge_without_update()
+            elif len(it.d_losses) == 1:
+                d_loss, means = it.d_losses[0], it.d_means[0]
+            else:  # the row holds the mean over the iteration's D steps
+                d_loss, means = torch.stack(it.d_losses).mean(), torch.stack(it.d_means).mean(0)
+            torch.cat([d_loss.reshape(1), means, g_loss.reshape(1)], out=self.step_log.row(self.step + 1))
+        self.iteration = None
         self.step += 1
+
+    @torch.no_grad()
+    def _judge_without_update(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's loss and means on a fresh real batch and the kept G-step fakes; D's buffers (batch norm's running
+        stats, spectral norm's power iteration) are put back, so D does not change at all."""
+        fake, _, fake_out = self._g_judged
+        self._g_judged = None
+        x, y = self._real()
+        buffers = [b.clone() for b in self.D.buffers()]
+        try:
+            with self.autocast():
+                real_out = _f32(self.d_fwd(x, y))
+        finally:
+            copy_(list(self.D.buffers()), buffers)
+        n = min(len(real_out), len(fake_out))  # equal unless a dataset returns a short batch
+        loss = self.loss.d_loss(real_out[:n], fake_out[:n], margin=self.cfg.margin, real_x=x[:n], fake_x=_f32(fake[:n]))
+        means = torch.stack([d_prob(self.loss, real_out).mean(), d_prob(self.loss, fake_out).mean()])
+        return _f32(loss), means
 
     # ------------------------------------------------------------ ticks
     def collect(self) -> dict[str, Any]:
@@ -303,9 +399,13 @@ class Trainer:
         return rec
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """G (its EMA when enabled) in eval mode: BatchNorm uses running stats, nothing is updated."""
-        g = self.G_ema if self.G_ema is not None else self.G
+    def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None, *, player: bool = False) -> torch.Tensor:
+        """G (its EMA when enabled) in eval mode: BatchNorm uses running stats, nothing is updated.
+
+        player=True: the G that D plays against (never the EMA): the game view draws its points and arrows,
+        since a G step moves those, while the EMA follows them 1 - ema of the way.
+        """
+        g = self.G_ema if self.G_ema is not None and not player else self.G
         was = g.training
         g.eval()
         try:
@@ -321,6 +421,12 @@ class Trainer:
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs, at `step` (whole iterations).
+
+        Taken inside an iteration (a stop after manual D steps), it holds the weights, optimizer and RNG
+        states after the D steps taken; the iteration itself is not kept: a resume begins a fresh one of k
+        D steps at the same step, so those D steps count as extra D updates.
+        """
         rng = {"gen": self.gen.get_state(), "torch": torch.get_rng_state()}
         return {
             "format": CHECKPOINT_FORMAT, "version": __version__, "step": self.step, "elapsed": self.elapsed,
@@ -353,6 +459,7 @@ class Trainer:
         self.set_hparams(**state["hparams"])  # the base lrs; the next train_step applies the schedule
         self.step_log = StepLog(STEP_COLUMNS, self.device)
         self.stats = Stats()
+        self.iteration, self._kept_fakes, self._g_judged = None, None, None  # a checkpoint holds whole iterations only
         tick = state.get("tick")  # absent in checkpoints written before it existed: the tick starts afresh
         if tick is not None:
             self.step_log.load_state_dict(tick["log"])
