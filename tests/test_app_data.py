@@ -44,8 +44,8 @@ def test_page_loads_and_browses_digits():
     at = _data_page()
     assert not at.error
     assert at.selectbox(key="data_browse").value == "digits"
-    assert [m.value for m in at.metric][:2] == ["1,797", "1 × 8 × 8"]
-    assert len(at.get("plotly_chart")) == 1 and len(at.get("image")) == 1
+    assert [m.value for m in at.metric if m.label != "Points drawn"][:2] == ["1,797", "1 × 8 × 8"]
+    assert len(at.get("plotly_chart")) == 2 and len(at.get("image")) == 1  # the drawing board and the label histogram
 
 
 def test_pack_a_server_folder_shows_the_report(tmp_path):

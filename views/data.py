@@ -1,5 +1,5 @@
 """Data: get MNIST, Fashion-MNIST or CIFAR-10 (download, or which files to put where), pack a folder or an
-archive of images into one HDF5 file, and browse any dataset."""
+archive of images into one HDF5 file, draw (or upload) 2-D points of your own, and browse any dataset."""
 
 import re
 import tempfile
@@ -9,19 +9,31 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ganlab.data import DATASETS, DataError
+from ganlab.data import DATASETS, DataError, is_points
 from ganlab.data import download as files
+from ganlab.data.drawing import SQUARE, Drawing, dataset_name, save_points, saved_path, saved_point_sets
+from ganlab.data.drawing import name_problem as point_name_problem
 from ganlab.data.pack import PackOptions, pack
+from ganlab.data.points import MIN_ROWS, points_from_bytes
 from ganlab.ui.common import show_errors
 from ganlab.ui.latent_widgets import label_histogram, overview_for
 from ganlab.ui.manager import get_manager
+from ganlab.ui.points import points_overview
 from ganlab.ui.text import literal
 from ganlab.viz import images, points
+from ganlab.viz.drawing import drawing_figure
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REPORT = "_pack_report"  # session_state: (source, PackReport) of the last pack, shown while that source is chosen
 FETCHED = "_download_report"  # session_state: (dataset, sentence) of the last download, shown while it is chosen
 CHART = {"config": {"displaylogo": False}}
+DRAWN = "_drawn_points"  # session_state: the Drawing being made (a list of actions; undo drops the last)
+DRAW_CHART = "_draw_chart"  # session_state: a number in the chart's key: a new chart, empty selection, per action
+SAVED = "_points_saved"  # session_state: (points: name, path, rows, columns) of the set saved last
+UPLOADED = "_points_upload"  # session_state: (file id, points or the DataError's sentence) of the last upload
+TRAIN_PICK = "train_pick_dataset"  # session_state: a dataset the Train page preselects once (views/train.py)
+TOOLS = {"click": "click: a blob", "brush": "drag: a stroke", "fill": "drag: a filled shape",
+         "box": "drag: a filled box"}  # the drawing chart's tool (its Plotly dragmode: ganlab.viz.drawing)
 
 
 # ---------------------------------------------------------------- datasets that need files
@@ -222,17 +234,136 @@ def show_report(report) -> None:
                  icon=":material/rocket_launch:")
 
 
+# ---------------------------------------------------------------- points of your own
+
+def take_selection(drawing: Drawing, n: int, std: float, tool: str) -> None:
+    """Add what the chart's last selection drew, once: the chart then gets a new key, so its selection is empty
+    (and clicking the same place again is a new event)."""
+    event = st.session_state.get(f"draw_chart_{st.session_state[DRAW_CHART]}")
+    selection = event.get("selection") if event else None
+    if drawing.apply(selection, n=n, std=std, lasso="fill" if tool == "fill" else "brush"):
+        st.session_state[DRAW_CHART] += 1
+
+
+def draw_section(root: Path) -> None:
+    st.subheader("Draw your own 2-D data")
+    lo, hi = SQUARE
+    st.caption(f"Pick a tool: click anywhere in the square to spray a blob of points, or drag to draw a stroke "
+               f"(rings are strokes), a filled shape or a filled box. The square spans [{lo:g}, {hi:g}] on both axes. "
+               "Save the points as a dataset to train on them here or from the command line.")
+    drawing = st.session_state.setdefault(DRAWN, Drawing())
+    st.session_state.setdefault(DRAW_CHART, 0)
+    c1, c2, c3 = st.columns([1, 1, 2])
+    with c1:
+        n = st.slider("Points per click or stroke", 5, 300, 40, step=5, key="draw_n")
+    with c2:
+        std = st.slider("Spread (std of a blob or brush)", 0.01, 0.5, 0.08, step=0.01, key="draw_std")
+    with c3:
+        tool = st.radio("Tool", list(TOOLS), horizontal=True, key="draw_tool", format_func=TOOLS.get,
+                        help="Plotly answers a click only while no drag tool is on, so clicks and drags are two tools.")
+    take_selection(drawing, n, std, tool)
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(drawing_figure(drawing.points(), square=SQUARE, tool=tool),
+                        key=f"draw_chart_{st.session_state[DRAW_CHART]}", on_select="rerun",
+                        selection_mode=("points", "box", "lasso"), **CHART)
+    with right:
+        st.metric("Points drawn", f"{len(drawing):,}", help=f"{len(drawing.actions)} actions; at least {MIN_ROWS} "
+                  "points make a dataset")
+        b1, b2 = st.columns(2)
+        b1.button("Undo", key="draw_undo", icon=":material/undo:", on_click=drawing.undo, disabled=not drawing.actions,
+                  help="Remove what the last click or stroke added.", width="stretch")
+        b2.button("Clear", key="draw_clear", icon=":material/delete:", on_click=drawing.clear,
+                  disabled=not drawing.actions, width="stretch")
+        save_block(root, drawing.points(), "draw", "drawn", what="draw")
+    upload_block(root)
+    show_saved()
+
+
+def save_block(root: Path, x: np.ndarray, prefix: str, default: str, *, what: str) -> None:
+    """Name, overwrite tick and Save for a point set (drawn or uploaded)."""
+    name = st.text_input("Name of the point set", value=default, key=f"{prefix}_name", max_chars=64,
+                         help="Letters, digits, - and _; saved as <data root>/points/NAME.npy.")
+    problem = point_name_problem(name)
+    out = None if problem else saved_path(name, root)
+    replace = False
+    if out is not None and out.exists():  # keyed by the name: a tick given for one name never replaces another
+        replace = st.checkbox(f"Overwrite the existing {out.name}", key=f"{prefix}_replace_{name}")
+        if not replace:
+            just_saved = (st.session_state.get(SAVED) or ("", ""))[1] == str(out)
+            problem = (f"saved as {out.name}; to save what you add now, tick “Overwrite the existing {out.name}” "
+                       "or choose another name") if just_saved else \
+                f"{out.name} already exists: tick “Overwrite the existing {out.name}” or choose another name"
+    if len(x) < MIN_ROWS:
+        problem = f"{what} at least {MIN_ROWS} points ({len(x)} so far)"
+    if problem and len(x):
+        st.caption(literal(problem[0].upper() + problem[1:]) + "." if problem.startswith("saved as")
+                   else f"Cannot save yet — {literal(problem)}.")
+    if st.button("Save as a dataset", key=f"{prefix}_save", type="primary", icon=":material/save:",
+                 disabled=problem is not None):
+        with show_errors("Could not save the points"):
+            path = save_points(x, name, root, overwrite=replace)
+            st.session_state[SAVED] = (dataset_name(path), str(path), len(x), x.shape[1])
+            st.rerun()
+
+
+def upload_block(root: Path) -> None:
+    with st.expander("Or upload a .csv or .npy file of points (any number of columns)"):
+        upload = st.file_uploader("Points file", type=["csv", "txt", "npy"], key="points_upload",
+                                  help="One point per row: numbers separated by commas or spaces (an optional "
+                                       "header row), or a NumPy array of shape (N, D). Checked as the CLI checks it.")
+        if upload is None:
+            return
+        last = st.session_state.get(UPLOADED)
+        if last is None or last[0] != upload.file_id:
+            try:
+                last = (upload.file_id, points_from_bytes(upload.getvalue(), upload.name))
+            except DataError as e:
+                last = (upload.file_id, str(e))
+            st.session_state[UPLOADED] = last
+        if isinstance(last[1], str):
+            st.error(literal(last[1]), icon=":material/error:")
+            return
+        x = last[1]
+        st.caption(f"{upload.name}: {len(x):,} points with {x.shape[1]} coordinate{'s' * (x.shape[1] != 1)}, "
+                   "every value a finite number.")
+        if x.shape[1] == 2:
+            st.plotly_chart(points.points_figure(x, None, title=upload.name, height=360), key="upload_pts", **CHART)
+        save_block(root, x, "upload", default_name(upload.name.rsplit(".", 1)[0]) or "uploaded", what="upload")
+
+
+def show_saved() -> None:
+    saved = st.session_state.get(SAVED)
+    if saved is None:
+        return
+    name, path, rows, cols = saved
+    st.success(f"Saved {rows:,} points ({cols}-D) to `{path}`. Train on it from the command line:",
+               icon=":material/check_circle:")
+    st.code(f"python -m ganlab train --dataset {name}", language="bash")
+    if st.button("Train on it", key="points_train", icon=":material/rocket_launch:",
+                 help=f"Opens the Train page with {name} chosen as the dataset."):
+        st.session_state[TRAIN_PICK] = name
+        st.switch_page("views/train.py")
+
+
+def dataset_label(name: str) -> str:
+    if name.startswith("hdf5:"):
+        return f"hdf5: {name.rsplit('/', 1)[-1]}"
+    return f"points: {name.split(':', 1)[1]}" if is_points(name) else name
+
+
+# ---------------------------------------------------------------- browsing
+
 def browse_section(root: Path) -> None:
     st.subheader("Browse a dataset")
-    options = DATASETS.names() + packed_files(root)
+    options = DATASETS.names() + packed_files(root) + saved_point_sets(root)
     if st.session_state.get("data_browse") not in options:
         st.session_state["data_browse"] = "digits"
-    name = st.selectbox("Dataset", options, key="data_browse",
-                        format_func=lambda n: f"hdf5: {n.rsplit('/', 1)[-1]}" if n.startswith("hdf5:") else n)
+    name = st.selectbox("Dataset", options, key="data_browse", format_func=dataset_label)
     if name in DATASETS:
         st.caption(DATASETS.describe(name))
     try:
-        o = overview_for(name, root)
+        o = points_overview(name, root) if is_points(name) else overview_for(name, root)
     except DataError as e:
         st.error(literal(e))
         return
@@ -247,7 +378,9 @@ def show_overview(o) -> None:
     """Facts, a sample grid (or scatter / table) and the label histogram of one dataset."""
     spec = o.spec
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Samples", f"{o.size:,}")
+    held = o.meta.get("n_held_out")
+    c1.metric("Samples", f"{o.meta.get('n_points', o.size):,}",
+              help=f"{o.size:,} to train on, {held:,} held out for the metrics" if held else None)
     c2.metric("Shape", " × ".join(map(str, spec.shape)), help="(channels, height, width) for images")
     c3.metric("Kind", spec.kind)
     c4.metric("Classes", spec.num_classes or "—")
@@ -278,5 +411,7 @@ data_root = get_manager().data_root
 download_section(data_root)
 st.divider()
 pack_section(data_root)
+st.divider()
+draw_section(data_root)
 st.divider()
 browse_section(data_root)

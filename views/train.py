@@ -9,13 +9,15 @@ import streamlit as st
 from ganlab.config import ConfigError, RunConfig
 from ganlab.config.presets import PRESETS
 from ganlab.config.validate import CHOICES, RANGES, validate_config
-from ganlab.data import DATASETS, dataset_spec
+from ganlab.data import DATASETS, POINTS_PREFIX, dataset_spec, is_points
 from ganlab.data import download as files
+from ganlab.data.drawing import saved_point_sets
 from ganlab.game.losses import LOSSES
 from ganlab.game.schedules import SCHEDULES
 from ganlab.models import ARCHS
 from ganlab.ui.common import select_run, show_errors, show_flashes
 from ganlab.ui.manager import get_manager
+from ganlab.ui.points import points_problem
 from ganlab.ui.text import literal
 
 FORM = "train_form"  # session_state: the form's values, kept while other pages are open
@@ -23,6 +25,8 @@ APPLIED = "train_preset_applied"  # session_state: the preset whose values are i
 DEFAULTS = RunConfig().to_dict()
 TUPLES = ("g_hidden", "d_hidden")  # edited as "128,128" text
 HEADLINE = ("dataset", "arch", "loss", "steps", "batch_size")  # the Ready line names these; the rest when changed
+PICK = "train_pick_dataset"  # session_state: a dataset another page hands over ("Train on it"), taken once
+POINTS_FILE = "points file…"  # the picker's entry for a points file typed by path
 
 
 def _plain(values: dict) -> dict:
@@ -60,12 +64,16 @@ def _dataset_caption(name: str, root) -> str:
         status = files.status(name, root)
         return entry.description + (f". Its files are in `{status.folder}`." if status.ready
                                     else ". Needs files: see below.")
+    what = "Your points" if is_points(name) else "Packed HDF5 file"
     try:
         spec = dataset_spec(name, root)
     except Exception as e:  # noqa: BLE001 - shown, not raised
-        return f"Packed HDF5 file; unreadable: {literal(e)}"
+        return f"{what}; unreadable: {literal(e)}"
+    if is_points(name):
+        return (f"{what} ({spec.dim}-D, from a .csv or .npy file; a tenth is held out of training to score G "
+                "against: sliced Wasserstein and energy distance beside their real-vs-real floor)")
     classes = f", {spec.num_classes} classes" if spec.num_classes else ""
-    return f"Packed HDF5 file ({spec.kind} {'x'.join(map(str, spec.shape))}{classes})"
+    return f"{what} ({spec.kind} {'x'.join(map(str, spec.shape))}{classes})"
 
 
 def _allowed(name: str) -> str:
@@ -102,7 +110,46 @@ def _needs_files(name: str, root) -> None:
 
 
 def _short(name: str) -> str:
+    if is_points(name):
+        return "points: " + name[len(POINTS_PREFIX):]
     return "hdf5: " + name.rsplit("/", 1)[-1] if name.startswith("hdf5:") else name
+
+
+def _take_pick(options: list[str]) -> None:
+    """A dataset handed over by another page ("Train on it" on the Data page) goes into the form, once."""
+    picked = st.session_state.pop(PICK, None)
+    if picked:
+        st.session_state[FORM]["dataset"] = picked
+        st.session_state["cfg_dataset"] = picked if picked in options else POINTS_FILE
+        if picked not in options:
+            st.session_state["train_points_path"] = picked[len(POINTS_PREFIX):]
+
+
+def dataset_field(root) -> None:
+    """The dataset picker: built-ins, packed files, saved point sets, and "points file…" with a path field."""
+    form = st.session_state[FORM]
+    options = DATASETS.names() + _hdf5_datasets(root) + saved_point_sets(root)
+    _take_pick(options)
+    current = form["dataset"]
+    if is_points(current) and current not in options:  # a file typed by path (or a set since deleted)
+        st.session_state.setdefault("train_points_path", current[len(POINTS_PREFIX):])
+        if st.session_state.get("cfg_dataset", current) == current:
+            st.session_state["cfg_dataset"] = POINTS_FILE
+    elif current not in options:
+        options.append(current)
+    options.append(POINTS_FILE)
+    st.session_state.setdefault("cfg_dataset", current)
+    choice = st.selectbox("Dataset", options, key="cfg_dataset", format_func=_short,
+                          help="Built-in datasets, every packed *.h5 file in the data root (`ganlab pack`), every "
+                               "point set saved on the Data page, or a points file (.csv or .npy) by path.")
+    if choice == POINTS_FILE:
+        path = st.text_input("Points file (.csv or .npy)", key="train_points_path",
+                             placeholder="/home/me/points.csv or a file name under the data root",
+                             help="One point per row (N, D); relative names are looked up here, then in the data "
+                                  "root and its points/ folder.")
+        form["dataset"] = POINTS_PREFIX + path.strip()
+    else:
+        form["dataset"] = choice
 
 
 def field(name: str, label: str, kind: str = "number", help: str | None = None, **kw):
@@ -148,11 +195,7 @@ if st.session_state.get("train_preset"):
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    options = DATASETS.names() + _hdf5_datasets(root)
-    if st.session_state[FORM]["dataset"] not in options:
-        options.append(st.session_state[FORM]["dataset"])
-    field("dataset", "Dataset", "select", options=options, format_func=_short,
-          help="Built-in datasets, plus every packed *.h5 file in the data root (`ganlab pack`).")
+    dataset_field(root)
     st.caption(_dataset_caption(st.session_state[FORM]["dataset"], root))
 with c2:
     field("arch", "Architecture", "select", options=ARCHS.names(), help="How G and D are built.")
@@ -230,6 +273,9 @@ cfg, problem = None, None
 try:
     cfg = RunConfig.from_dict(dict(st.session_state[FORM]))
     validate_config(cfg, root)
+    bad_points = points_problem(cfg.dataset, root)  # every row, not only the header validate_config reads
+    if bad_points:
+        raise ConfigError(f"dataset: {bad_points}")
 except ConfigError as e:
     cfg, problem = None, str(e)
 except Exception as e:  # noqa: BLE001 - e.g. an unreadable HDF5 file

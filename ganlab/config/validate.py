@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from ..game.losses import LOSSES
 from ..game.schedules import SCHEDULES
 from ..models import ARCHS, arch_problem
-from .schema import RunConfig, echo, field_type, shorten
+from .schema import ECHO_CHARS, RunConfig, echo, field_type, shorten
 
 CHOICES = {
     "optimizer": ("adam", "sgd", "rmsprop"),
@@ -116,11 +116,16 @@ def _check_device(device: str) -> None:
 
 
 def _without_long_name(message: str, name: str) -> str:
-    """A data layer's sentence with a long dataset name (or its path part) in it shortened to what an error shows."""
+    """A data layer's sentence with a long dataset name (or its path part) in it shortened to what an error shows;
+    a file's path keeps its end, the file's name (the part that says which file is wrong)."""
     for part in dict.fromkeys((name, name.split(":", 1)[-1])):
         if part:
-            message = message.replace(part, shorten(part))
+            message = message.replace(part, _tail(part) if ":" in name else shorten(part))
     return message
+
+
+def _tail(path: str) -> str:
+    return path if len(path) <= ECHO_CHARS else "…" + path[-(ECHO_CHARS - 1):]
 
 
 def _check_combination(cfg: RunConfig, data_root) -> None:

@@ -1,4 +1,5 @@
-"""Datasets: a registry of named loaders plus `hdf5:<path>` files packed by `ganlab pack`.
+"""Datasets: a registry of named loaders, `hdf5:<path>` files packed by `ganlab pack`, and `points:<file>`
+point sets of a person's own (.csv or .npy, drawn or uploaded on the Data page; see `points`).
 
 Each entry carries its own facts: its spec, whether it needs files, which metric family scores
 it (`ganlab.evaluation.evaluate.METRIC_FAMILIES`), and a target pattern where its samples have one.
@@ -14,6 +15,7 @@ from ..paths import data_root
 from ..registry import Registry
 from . import images, mixtures
 from .base import DataError, Dataset, DataSpec, TensorDataset, to_storage, to_unit
+from .points import POINTS_PREFIX, is_points, load_points, points_path, read_points_spec
 
 HDF5_PREFIX = "hdf5:"
 
@@ -64,16 +66,25 @@ def dataset_spec(name: str, root=None) -> DataSpec:
         from .hdf5 import read_spec
 
         return read_spec(hdf5_path(name, root))
+    if is_points(name):
+        return read_points_spec(points_path(name, root))
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>")
+        raise _unknown(name)
     return DATASETS.get(name).spec
 
 
+def _unknown(name: str) -> DataError:
+    return DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>, "
+                     f"or {POINTS_PREFIX}<file.csv or .npy>")
+
+
 def metric_family(name: str, spec: DataSpec) -> str:
-    """The metric family of a dataset: its entry's, and the classifier metrics for a labelled packed file."""
+    """The metric family of a dataset: its entry's, the classifier metrics for a labelled packed file, and the
+    distribution metrics ("points") for any point data that names no family of its own."""
     if is_hdf5(name):
         return "classifier" if spec.kind == "images" and spec.num_classes >= 2 else ""
-    return DATASETS.get(name).metrics if name in DATASETS else ""
+    own = DATASETS.get(name).metrics if name in DATASETS else ""
+    return own or ("points" if spec.kind == "points" else "")
 
 
 def target_of(name: str) -> Optional[tuple[float, ...]]:
@@ -96,10 +107,12 @@ def load_dataset(name: str, device, *, seed: int = 0, root=None, download: bool 
         from .hdf5 import load_hdf5
 
         return load_hdf5(hdf5_path(name, root), device)
+    if is_points(name):
+        return load_points(name, device, root=root)
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>")
+        raise _unknown(name)
     return DATASETS.get(name).load(device, seed=seed, root=data_root(root), download=download)
 
 
-__all__ = ["DATASETS", "DataError", "DataSpec", "Dataset", "TensorDataset", "dataset_spec", "hdf5_path", "is_hdf5",
-           "load_dataset", "metric_family", "target_of", "to_storage", "to_unit"]
+__all__ = ["DATASETS", "POINTS_PREFIX", "DataError", "DataSpec", "Dataset", "TensorDataset", "dataset_spec", "hdf5_path",
+           "is_hdf5", "is_points", "load_dataset", "metric_family", "points_path", "target_of", "to_storage", "to_unit"]

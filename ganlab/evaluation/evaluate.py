@@ -15,8 +15,9 @@ from ..paths import cache_dir
 from ..registry import Registry
 from ..store import Run
 from ..store.checkpoint import generator_from_checkpoint
-from . import metrics
+from . import distances, metrics
 from .classifier import load_or_train_classifier
+from .prdc import prdc
 from .samplers import sample
 
 DEFAULT_N = {"points": 2500, "images": 2000}
@@ -42,12 +43,41 @@ METRIC_FAMILIES.add("pattern", lambda x, ds, name, root: metrics.pattern1010_met
                     "The 1010 pattern: the share of samples high-low-high-low")
 
 
+POINT_METRIC_N = 2000  # G's samples, and at most as many held-out points, the distribution metrics compare
+
+
+def held_out_points(ds, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out real points, training points for the floor): a points file's held-out split, or for other point
+    data two disjoint seeded draws; at most POINT_METRIC_N and n of each."""
+    held = getattr(ds, "held_out", None)
+    if held is not None:
+        g = torch.Generator(device="cpu").manual_seed(0)
+        real = held[torch.randperm(len(held), generator=g)[:POINT_METRIC_N].to(held.device)]
+        return _points(real), _points(ds.take(n, seed=0)[0])
+    both = _points(ds.take(POINT_METRIC_N + n, seed=0)[0])
+    k = min(POINT_METRIC_N, len(both) // 2)
+    return both[:k], both[k:k + n]
+
+
+def _point_metrics(fake: torch.Tensor, ds, name: str, data_root) -> dict[str, Any]:
+    fake = _points(fake[:POINT_METRIC_N])
+    real, reference = held_out_points(ds, len(fake))
+    return distances.distribution_metrics(fake, real, reference)
+
+
+METRIC_FAMILIES.add("points", _point_metrics,
+                    "Any point data: sliced Wasserstein and energy distance to held-out points (and 30x30 histogram "
+                    "KL/JS in 2-D), each beside its real-vs-real floor")
+
+
 def _classifier_metrics(fake: torch.Tensor, ds, name: str, data_root) -> dict[str, Any]:
     real, real_y = ds.take(min(len(ds), 10_000), seed=0)
     real, real_y = real.cpu(), real_y.cpu()
     bundle = load_or_train_classifier(cache_dir(data_root), name, real, real_y, ds.spec.num_classes)
     n = min(len(real), max(len(fake), 2000))
-    return metrics.image_metrics(fake.cpu(), real[:n], real_y[:n], ds.spec.num_classes, bundle)
+    out = metrics.image_metrics(fake.cpu(), real[:n], real_y[:n], ds.spec.num_classes, bundle)
+    out.update(prdc(bundle.features(real[:n]), bundle.features(fake.cpu())))  # fidelity and diversity apart
+    return out
 
 
 METRIC_FAMILIES.add("classifier", _classifier_metrics,
