@@ -1,4 +1,4 @@
-"""`python -m ganlab train|sample|eval|runs|pack`: any failure is one line on stderr and exit 2.
+"""`python -m ganlab train|sample|eval|runs|pack|directions|project`: any failure is one line on stderr and exit 2.
 
 main() is the one boundary: every exception, ganlab's own or not (a full disk, out of memory,
 a file that is not UTF-8), becomes one sentence; one that is not ganlab's says "internal error"
@@ -31,6 +31,11 @@ from .data.pack import PackOptions, pack, pack_arrays
 from .errors import ConfigError, GanlabError, UsageError
 from .evaluation.evaluate import EVAL_N, evaluate_run, generate_from_run
 from .evaluation.metrics import to_json
+from .explore.directions import DIRECTION_METHODS
+from .explore.explorer import MAX_SAMPLES, load_generator
+from .explore.features import has_classifier
+from .explore.targets import load_targets
+from .explore.truncation import check_psi
 from .paths import data_root, runs_dir
 from .session import RunSession
 from .store import OWNER, Run, RunError, list_runs
@@ -80,6 +85,27 @@ def build_parser() -> Parser:
     s.add_argument("--out", required=True, help="the .npy file (.npy is added when missing); replaced atomically")
     s.add_argument("--label", type=int, help="class for a conditional run (default: cycle through classes)")
     s.add_argument("--sampler", default="raw", help="raw (G alone) or drs (D's logit filters G's samples)")
+    s.add_argument("--z", help="an .npy of latents (N, latent_dim) to render instead of seeds (e.g. from `project`)")
+    s.add_argument("--psi", help="truncation: pull z toward the mean latent, 0 (the mean) to 1 (none, the default) "
+                   "or up to 2")
+
+    dr = sub.add_parser("directions", help="meaningful latent directions of a run's G (SeFa, GANSpace, a class boundary)")
+    dr.add_argument("run_dir")
+    dr.add_argument("--method", default="sefa", help="sefa, pca or boundary")
+    dr.add_argument("-k", type=int, default=10, help="directions to find (boundary: always 1)")
+    dr.add_argument("--classes", help="boundary: the two classes A,B (the direction points from A to B)")
+    dr.add_argument("--out", required=True, help="the .npy of unit directions (k, latent_dim)")
+    dr.add_argument("--data-root")
+
+    pj = sub.add_parser("project", help="find the latents whose samples match given images (or points)")
+    pj.add_argument("run_dir")
+    pj.add_argument("images", nargs="+", help="an .npy (N, C, H, W) in [0, 1] (points: (N, D)), or image files")
+    pj.add_argument("--out", required=True, help="the .npy of latents (N, latent_dim)")
+    pj.add_argument("--recon", help="the .npy of reconstructions, as `sample` writes them")
+    pj.add_argument("--steps", type=int, default=200, help="optimisation steps, 0 to 10,000 (0: the best random start)")
+    pj.add_argument("--label", type=int, help="class for a conditional run (default: try every class, keep the best)")
+    pj.add_argument("--seed", type=int, default=0)
+    pj.add_argument("--data-root")
 
     e = sub.add_parser("eval", help="quality metrics of a run's generator")
     e.add_argument("run_dir")
@@ -269,16 +295,144 @@ def save_npy_atomically(path: Path, x: np.ndarray) -> None:
         raise
 
 
-def cmd_sample(a: argparse.Namespace) -> int:
-    if not SAMPLE_N[0] <= a.n <= SAMPLE_N[1]:
-        raise UsageError(f"-n must be between {SAMPLE_N[0]} and {SAMPLE_N[1]:,}, got {a.n}")
-    if Path(a.out).is_dir() or npy_path(a.out).is_dir():
-        raise UsageError(f"--out {shown_path(a.out)} is a folder; give a file name such as samples.npy")
-    out = npy_path(a.out)
-    x = generate_from_run(Run.open(a.run_dir), a.n, seed=a.seed, label=a.label, sampler=a.sampler)
+def _out_file(flag: str, value: str) -> Path:
+    """Where an .npy flag writes, refused when it names a folder."""
+    if Path(value).is_dir() or npy_path(value).is_dir():
+        raise UsageError(f"{flag} {shown_path(value)} is a folder; give a file name such as out.npy")
+    return npy_path(value)
+
+
+def _write(out: Path, x: np.ndarray) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     save_npy_atomically(out, x)
     print(f"wrote {out} {x.dtype} {tuple(x.shape)}")
+
+
+def _psi(text: Optional[str]) -> float:
+    if text is None:
+        return 1.0
+    try:
+        return check_psi(text)
+    except ValueError as e:
+        raise UsageError(f"--{e}") from None
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    if not SAMPLE_N[0] <= a.n <= SAMPLE_N[1]:
+        raise UsageError(f"-n must be between {SAMPLE_N[0]} and {SAMPLE_N[1]:,}, got {a.n}")
+    out = _out_file("--out", a.out)
+    psi = _psi(a.psi)
+    if a.z is None and psi == 1.0:
+        x = generate_from_run(Run.open(a.run_dir), a.n, seed=a.seed, label=a.label, sampler=a.sampler)
+    else:
+        x = _sample_latents(a, psi)
+    _write(out, x)
+    return 0
+
+
+def _sample_latents(a: argparse.Namespace, psi: float) -> np.ndarray:
+    """`sample --z` and `sample --psi`: G on given (or seeds') latents, truncated by psi, in batches."""
+    if a.sampler != "raw":
+        raise UsageError("--z and --psi render G's own samples: they go with the raw sampler only")
+    ex = load_generator(Run.open(a.run_dir))
+    if a.z is not None:
+        z = torch.from_numpy(_latents_file(a.z, ex.latent_dim))
+    else:
+        z = ex.z(range(a.seed, a.seed + a.n))
+    if ex.conditional and a.label is not None and not 0 <= a.label < ex.num_classes:
+        raise UsageError(f"--label must be between 0 and {ex.num_classes - 1} for this run")
+    if not ex.conditional and a.label is not None:
+        raise UsageError("--label was given, but this run is not conditional")
+    out = []
+    for i in range(0, len(z), MAX_SAMPLES):
+        zz = z[i:i + MAX_SAMPLES]
+        y = None
+        if ex.conditional:
+            y = torch.full((len(zz),), a.label) if a.label is not None else torch.arange(i, i + len(zz)) % ex.num_classes
+        out.append(ex.generate(zz, y, psi))
+    return np.concatenate(out)
+
+
+def _latents_file(path: str, dim: int) -> np.ndarray:
+    """--z's (N, dim) finite latents; anything else is one sentence."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--z {shown_path(path)} does not exist" if not p.exists() else f"--z {shown_path(path)} is not a file")
+    try:
+        z = np.load(p, allow_pickle=False)
+    except Exception:  # noqa: BLE001 - any unreadable file reads as "not an .npy"
+        raise UsageError(f"--z {shown_path(path)} is not a readable .npy array (object arrays are refused)") from None
+    if z.dtype.kind not in "fiu":
+        raise UsageError(f"--z holds {z.dtype} values; give numbers")
+    if z.ndim == 1:
+        z = z[None]
+    if z.ndim != 2 or z.shape[1] != dim:
+        raise UsageError(f"--z has shape {tuple(z.shape)}; this run's latents are (N, {dim})")
+    if not 1 <= len(z) <= SAMPLE_N[1]:
+        raise UsageError(f"--z holds {len(z)} latents; give 1 to {SAMPLE_N[1]:,}")
+    if not np.isfinite(z).all():
+        raise UsageError("--z holds NaN or infinite values")
+    return z.astype(np.float32)
+
+
+def _classes(text: Optional[str]) -> tuple[int, int]:
+    if not text:
+        raise UsageError("--method boundary needs --classes A,B (the two classes, e.g. 3,8)")
+    parts = [t.strip() for t in text.split(",")]
+    if len(parts) != 2 or not all(t.isdigit() for t in parts):
+        raise UsageError(f"--classes takes two class numbers A,B such as 3,8, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def cmd_directions(a: argparse.Namespace) -> int:
+    if a.method not in DIRECTION_METHODS:
+        raise UsageError(f"--method must be one of: {', '.join(DIRECTION_METHODS.names())}, got {a.method!r}")
+    if not 1 <= a.k <= 1024:
+        raise UsageError(f"-k must be between 1 and 1,024, got {a.k}")
+    if a.classes is not None and a.method != "boundary":
+        raise UsageError("--classes goes with --method boundary")
+    out = _out_file("--out", a.out)
+    ex = load_generator(Run.open(a.run_dir), data_root=a.data_root)
+    options: dict[str, Any] = {}
+    if a.method == "boundary":
+        if ex.conditional or not has_classifier(ex.spec):
+            what = "is conditional (its class is an input)" if ex.conditional else "has no labelled images"
+            raise UsageError(f"--method boundary needs an unconditional run on labelled images; this run {what}: "
+                             "use sefa or pca")
+        options = dict(zip("ab", _classes(a.classes)))
+        for c in options.values():
+            if not 0 <= c < ex.spec.num_classes:
+                raise UsageError(f"--classes: class {c} does not exist; this dataset has classes 0-{ex.spec.num_classes - 1}")
+    try:
+        d = ex.directions(a.method, a.k, **options)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    _write(out, d.vectors.astype(np.float32))
+    for name, score in zip(d.names, d.scores):
+        print(f"{name}\t{d.score_name} {score:.4g}")
+    print(f"from {d.layer}")
+    return 0
+
+
+def cmd_project(a: argparse.Namespace) -> int:
+    if not 0 <= a.steps <= 10_000:
+        raise UsageError(f"--steps must be between 0 and 10,000, got {a.steps}")
+    out = _out_file("--out", a.out)
+    recon_out = _out_file("--recon", a.recon) if a.recon else None
+    ex = load_generator(Run.open(a.run_dir), data_root=a.data_root)
+    if a.label is not None and not ex.conditional:
+        raise UsageError("--label was given, but this run is not conditional")
+    if a.label is not None and not 0 <= a.label < ex.num_classes:
+        raise UsageError(f"--label must be between 0 and {ex.num_classes - 1} for this run")
+    targets = load_targets(a.images, ex.spec)
+    p = ex.project(targets, label=a.label, steps=a.steps, seed=a.seed)
+    _write(out, p.z.astype(np.float32))
+    if recon_out is not None:
+        _write(recon_out, p.recon)
+    unit = "pixel RMSE" if ex.kind == "images" else "distance"
+    for i, (err, base) in enumerate(zip(p.error, p.baseline)):
+        label = f" class {int(p.labels[i])}" if p.labels is not None else ""
+        print(f"{i}\t{unit} {err:.4f} (best random start {base:.4f}){label}")
     return 0
 
 
@@ -359,7 +513,7 @@ def cmd_pack(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "runs": cmd_runs,
-            "presets": cmd_presets, "pack": cmd_pack}
+            "presets": cmd_presets, "pack": cmd_pack, "directions": cmd_directions, "project": cmd_project}
 
 
 # ------------------------------------------------------------------ the boundary
@@ -428,6 +582,7 @@ def os_sentence(e: OSError) -> str:
 
 
 _MEMORY_HINT = {"train": "lower batch_size or the model width", "sample": "ask for fewer samples (-n)",
+                "project": "project fewer images at a time",
                 "eval": "ask for fewer samples (-n)", "pack": "pack fewer or smaller images (--size)"}
 
 

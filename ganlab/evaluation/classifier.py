@@ -110,8 +110,15 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
 
     A random `holdout` fraction (seeded) is kept out of training and measures the accuracy
     that image_metrics reports, so a reader knows how far to trust the class histogram.
-    The global torch RNG is left untouched (init happens under fork_rng).
+    The global torch RNG is left untouched (init happens under fork_rng). Gradients are on whatever the
+    caller's mode: a metric asked for under torch.no_grad (a truncation sweep) trains it on first use.
     """
+    with torch.enable_grad():
+        return _train_classifier(images, labels, num_classes, seed=seed, epochs=epochs, batch_size=batch_size,
+                                 lr=lr, holdout=holdout, device=device)
+
+
+def _train_classifier(images, labels, num_classes, *, seed, epochs, batch_size, lr, holdout, device) -> ClassifierBundle:
     device = torch.device(device)
     x = _as_images(images, tuple(images.shape[1:])).to(device, torch.float32)
     y = torch.as_tensor(labels).long().to(device)

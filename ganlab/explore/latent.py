@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Optional, Union
 
 import torch
 
@@ -54,23 +55,57 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, method: str = "sle
     return (slerp if method == "slerp" else lerp)(a, b, t)
 
 
-def combine(terms: Sequence[tuple[int, float]], dim: int, dist: str = "normal", device="cpu") -> torch.Tensor:
-    """Seed arithmetic: sum of weight * z(seed), e.g. [(1, 1), (2, -1), (3, 1)] is a - b + c. (1, dim)."""
+Operand = Union[int, str]  # a seed (42) or a latent's name in a bank (p1: a projected image)
+
+
+def combine(terms: Sequence[tuple[Operand, float]], dim: int, dist: str = "normal", device="cpu",
+            bank: Optional[Mapping[str, torch.Tensor]] = None) -> torch.Tensor:
+    """Seed arithmetic: sum of weight * z(operand), e.g. [(1, 1), (2, -1), (3, 1)] is a - b + c. (1, dim).
+
+    An operand is a seed or a name looked up in `bank` (name -> (1, dim) latent).
+    """
     if not terms:
         raise ValueError("seed arithmetic needs at least one seed")
-    z = z_batch([s for s, _ in terms], dim, dist, device)
+    z = operand_latents([s for s, _ in terms], dim, dist, device, bank)
     w = torch.tensor([float(c) for _, c in terms], device=z.device).reshape(-1, 1)
     return (w * z).sum(0, keepdim=True)
 
 
-def parse_expression(text: str) -> list[tuple[int, float]]:
-    """'12 + 7 - 3' or '0.5*12 + 0.5*7' -> [(12, 1.0), (7, 1.0), (3, -1.0)]."""
+def operand_latents(operands: Sequence[Operand], dim: int, dist: str = "normal", device="cpu",
+                    bank: Optional[Mapping[str, torch.Tensor]] = None) -> torch.Tensor:
+    """(len(operands), dim): z(seed) for a seed, bank[name] for a name."""
+    rows = []
+    for op in operands:
+        if isinstance(op, str):
+            if not bank or op not in bank:  # 'banana' read as seed arithmetic's typo before names existed
+                known = ", ".join(sorted(bank)) if bank else "none yet"
+                raise ValueError(f"this is not seed arithmetic: {op!r} is no seed and names no latent "
+                                 f"(latents known: {known}); use seeds like 12 + 7 - 3, or project an image to name one")
+            v = torch.as_tensor(bank[op]).float().reshape(1, -1)
+            if v.shape[1] != dim:
+                raise ValueError(f"latent {op!r} has {v.shape[1]} numbers; this run's z has {dim}")
+            rows.append(v.to(device))
+        else:
+            rows.append(z_batch([op], dim, dist, device))
+    return torch.cat(rows)
+
+
+_TERM = re.compile(r"([+-]?)(?:(\d+(?:\.\d+)?)\*)?(\d+|[A-Za-z]+\d*)")
+
+
+def parse_expression(text: str) -> list[tuple[Operand, float]]:
+    """'12 + 7 - 3', '0.5*12 + 0.5*7' or 'p1 - p2 + 7' -> [(12, 1.0), (7, 1.0), (3, -1.0)], names as strings.
+
+    A name is letters then digits (p1, smile2); a bare number is always a seed.
+    """
     s = str(text).replace(" ", "")
-    terms = re.findall(r"([+-]?)(?:(\d+(?:\.\d+)?)\*)?(\d+)", s)
-    rebuilt = "".join(f"{sign}{w + '*' if w else ''}{seed}" for sign, w, seed in terms)
-    if not terms or rebuilt.lstrip("+") != s.lstrip("+"):
-        raise ValueError(f"{text!r} is not seed arithmetic like 12 + 7 - 3 or 0.5*12 + 0.5*7")
-    return [(int(seed), (-1.0 if sign == "-" else 1.0) * (float(w) if w else 1.0)) for sign, w, seed in terms]
+    terms = _TERM.findall(s)
+    rebuilt = "".join(f"{sign}{w + '*' if w else ''}{op}" for sign, w, op in terms)
+    unsigned = any(not sign for sign, _, _ in terms[1:])  # 'p1p2': two operands with no + or - between them
+    if not terms or unsigned or rebuilt.lstrip("+") != s.lstrip("+"):
+        raise ValueError(f"{text!r} is not seed arithmetic like 12 + 7 - 3, 0.5*12 + 0.5*7 or p1 - p2 + 7")
+    return [(int(op) if op.isdigit() else op, (-1.0 if sign == "-" else 1.0) * (float(w) if w else 1.0))
+            for sign, w, op in terms]
 
 
 def dimension_walk(z: torch.Tensor, dim_index: int, values: torch.Tensor) -> torch.Tensor:

@@ -12,14 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
+import torch
 import torch.nn as nn
 
 from ..data.base import DataSpec
 from ..game.losses import LOSSES
 from ..registry import Registry
 from .common import add_spectral_norm, output_activation
-from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_energy_d, dcgan_supports
-from .mlp import MLPDiscriminator, MLPGenerator, mlp_energy_d
+from .dcgan import DCGAN_EARLY_LAYER, DCGANDiscriminator, DCGANGenerator, dcgan_energy_d, dcgan_latent_weight, dcgan_supports
+from .mlp import MLP_EARLY_LAYER, MLPDiscriminator, MLPGenerator, mlp_energy_d, mlp_latent_weight
 from .prior import LatentMixture
 
 # Model initialisation draws from torch's one global RNG. Two threads building models at once (two runs
@@ -39,6 +40,10 @@ class Arch:
     problem: Callable[[DataSpec], Optional[str]] = _any_shape  # why it cannot model data of this shape, or None
     batch_norm: bool = False  # its nets always hold batch norm (then a batch needs >= 2 samples)
     channels_last: bool = False  # convolutions: faster in channels_last (CUDA, and oneDNN on the CPU)
+    # G's first weight as a matrix (out, input width) on what its first layer sees (ganlab.explore.directions: SeFa)
+    latent_weight: Optional[Callable[[nn.Module], torch.Tensor]] = None
+    early_layer: str = ""  # the module (G.named_modules()) whose output GANSpace's PCA reads; linear in G's input
+    g_class: Optional[type] = None  # the generator class it builds (how a bare G finds its entry)
 
 
 ARCHS: Registry[Arch] = Registry("architecture")
@@ -96,11 +101,14 @@ def _dcgan_problem(spec: DataSpec) -> Optional[str]:
     return None
 
 
-ARCHS.add("linear", Arch(build_linear, ("points",)),
+ARCHS.add("linear", Arch(build_linear, ("points",), latent_weight=mlp_latent_weight, early_layer=MLP_EARLY_LAYER,
+                         g_class=MLPGenerator),
           "d2l's generator: a single affine map of z (only fits Gaussian-shaped data); D is a small MLP")
-ARCHS.add("mlp", Arch(build_mlp, ("points", "images")),
+ARCHS.add("mlp", Arch(build_mlp, ("points", "images"), latent_weight=mlp_latent_weight, early_layer=MLP_EARLY_LAYER,
+                      g_class=MLPGenerator),
           "Fully connected G and D with chosen widths, activation and norm (the seeds' MLP GANs)")
-ARCHS.add("dcgan", Arch(build_dcgan, ("images",), _dcgan_problem, batch_norm=True, channels_last=True),
+ARCHS.add("dcgan", Arch(build_dcgan, ("images",), _dcgan_problem, batch_norm=True, channels_last=True,
+                        latent_weight=dcgan_latent_weight, early_layer=DCGAN_EARLY_LAYER, g_class=DCGANGenerator),
           "Deep convolutional GAN: ConvTranspose-BN-ReLU G, Conv-LeakyReLU D (square images, 8 px and up)")
 
 

@@ -54,6 +54,17 @@ class DCGANGenerator(nn.Module):
         return self.net(h[:, :, None, None])  # (B, latent+classes, 1, 1) -> (B, C, H, W)
 
 
+# GANSpace's early layer: the first ConvTranspose's output (B, w0, s0, s0), linear in z
+DCGAN_EARLY_LAYER = "net.0"
+
+
+def dcgan_latent_weight(g: DCGANGenerator) -> torch.Tensor:
+    """(w0 * s0 * s0, input width): the first ConvTranspose's weight (in, w0, s0, s0) on a 1x1 input is a linear map
+    from G's input to the (w0, s0, s0) block; SeFa factorises it."""
+    w = g.net[0].weight.detach()  # (in, out, s0, s0)
+    return w.reshape(w.shape[0], -1).T
+
+
 def _down(img_channels: int, w: list[int], norm: bool) -> list[nn.Module]:
     """Conv-LeakyReLU stack from the image down to (w0, s0, s0); no norm on the first layer."""
     rev = list(reversed(w))  # fine -> coarse

@@ -61,6 +61,15 @@ class MLPDiscriminator(nn.Module):
         return self.net(h).view(-1)
 
 
+# GANSpace's early layer: the first Linear's output, linear in z (Chain -> mlp Chain -> Linear)
+MLP_EARLY_LAYER = "net.0.0"
+
+
+def mlp_latent_weight(g: MLPGenerator) -> torch.Tensor:
+    """(out, input width): the first Linear's weight, the map SeFa factorises (columns: z or the prior's output, then classes)."""
+    return g.net[0][0].weight.detach()
+
+
 def mlp_energy_d(shape: tuple[int, ...], hidden: Sequence[int], activation: str, norm: str) -> EnergyD:
     """EBGAN auto-encoder D: x -> hidden... -> code -> mirror -> x'."""
     dim = int(torch.tensor(shape).prod())

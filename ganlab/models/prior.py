@@ -56,6 +56,18 @@ class LatentMixture(nn.Module):
         z0 = math.sqrt(2.0) * torch.erfinv(2.0 * v - 1.0)
         return k.long(), torch.cat([z0[:, None], z[:, 1:]], 1)
 
+    def join(self, k: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+        """split's inverse: the z whose island is k (B,) and whose within-island latent is inner (B, dim).
+
+        Moves made on the within-island latent (a latent direction, truncation) come back to z this way
+        and never cross an island border.
+        """
+        inner = inner.float()
+        v = 0.5 * (1.0 + torch.erf(inner[:, 0] / math.sqrt(2.0)))
+        u = ((k.to(inner.dtype) + v) / self.components).clamp(1e-7, 1.0 - 1e-7)
+        z0 = math.sqrt(2.0) * torch.erfinv(2.0 * u - 1.0)
+        return torch.cat([z0[:, None], inner[:, 1:]], 1)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         k, inner = self.split(z)
         code = one_hot(k, self.components, inner.dtype)
