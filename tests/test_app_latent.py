@@ -100,8 +100,8 @@ def test_digits_run_shows_strips_with_seeds_and_classes():
     assert not at.exception and not at.error
     at.selectbox(key="lat_grid_pick").set_value(5).run()
     at.button(key="lat_use_a").click().run()
-    assert at.session_state["lat_seed_a"] == 5
-    assert at.number_input(key="lat_seed_a").value == 5
+    assert at.session_state["lat_seed_a"] == "5"  # the seed boxes are text: a seed or a kept latent's name
+    assert at.text_input(key="lat_seed_a").value == "5"
 
 
 @pytest.mark.parametrize("key, value", [("lat_walk_dim", 11), ("lat_steps", 2), ("lat_grid_n", 1)])

@@ -1,21 +1,32 @@
-"""Latent space: walk the space of a trained G (interpolation, seed arithmetic, dimension walks, grids)."""
+"""Latent space: walk the space of a trained G (interpolation, seed arithmetic, dimension walks, grids), then read it
+like a researcher (directions, truncation, projection of real images, nearest training images)."""
 
 import numpy as np
 import streamlit as st
 
 from ganlab.data import target_of
+from ganlab.explore.latent import parse_expression
 from ganlab.store import LIVE_STATES, Run, RunError
 from ganlab.ui.common import show_errors
+from ganlab.ui.latent_research import LatentPage, research_tools
 from ganlab.ui.latent_widgets import (
+    class_select,
+    class_select_narrow,
     explorer_for,
     gif_of,
+    kept_latents,
     labelled_points_figure,
+    latent_bank,
+    latent_input,
+    latent_vector,
     png_name,
     points_csv,
+    psi_slider,
     show_strip,
     strip_png,
     tiles,
     timelapse_gif,
+    unknown_latent,
 )
 from ganlab.ui.manager import get_manager, selected_run_id
 from ganlab.ui.monitor import real_points
@@ -32,19 +43,6 @@ def need_run(message: str) -> None:
     st.info(message)
     st.page_link("views/train.py", label="Start a run on the Train page", icon=":material/rocket_launch:")
     st.stop()
-
-
-def class_select(ex, label: str, key: str, default: int = 0):
-    """A class picker for conditional runs (None for the others)."""
-    if not ex.conditional:
-        return None
-    return st.selectbox(label, list(range(ex.num_classes)), index=min(default, ex.num_classes - 1), key=key,
-                        format_func=lambda c: f"{c}: {ex.class_name(c)}" if ex.class_name(c) != str(c) else str(c))
-
-
-def class_select_narrow(ex, label: str, key: str, default: int = 0):
-    with st.columns([1, 3])[0]:
-        return class_select(ex, label, key, default)
 
 
 def seed_input(label: str, key: str, default: int) -> int:
@@ -81,21 +79,22 @@ def show_samples(ex, x: np.ndarray, captions: list[str], *, title: str, what: st
 
 
 def use_seed(key: str, seed: int) -> None:
-    st.session_state[key] = seed
+    st.session_state[key] = str(seed)  # the seed boxes take a seed or a kept latent's name: text
 
 
 # ---------------------------------------------------------------- the tabs
 
-def interpolation_tab(ex) -> None:
+def interpolation_tab(ex, psi: float) -> None:
     mode = "seeds"
     if ex.conditional:
         mode = st.radio("Interpolate between", ["seeds", "classes"], horizontal=True, key="lat_mode",
                         format_func=lambda m: {"seeds": "two seeds (same class)", "classes": "two classes (same seed)"}[m])
     c1, c2, c3, c4 = st.columns(4)
+    kept = kept_latents(ex.run_id)
     with c1:
-        a = seed_input("Seed A" if mode == "seeds" else "Seed", "lat_seed_a", 1)
+        a, name_a = latent_input("Seed A" if mode == "seeds" else "Seed", "lat_seed_a", 1, kept)
     with c2:
-        b = seed_input("Seed B", "lat_seed_b", 2) if mode == "seeds" else a
+        b, name_b = latent_input("Seed B", "lat_seed_b", 2, kept) if mode == "seeds" else (a, name_a)
     with c3:
         method = st.radio("Path", ["slerp", "lerp"], horizontal=True, key="lat_method",
                           help="slerp follows a great circle and keeps |z| typical; lerp is the straight "
@@ -112,32 +111,41 @@ def interpolation_tab(ex) -> None:
                    "only, so the middle frames show what it does with inputs it never saw.")
     else:
         la = lb = class_select_narrow(ex, "Class", "lat_class_i") if ex.conditional else None
+    if a is None or b is None:
+        return
     with show_errors("Could not interpolate"):
-        x = ex.interpolate(a, b, steps, method, la, lb)
+        x = ex.interpolate(a, b, steps, method, la, lb, psi=psi)
         t = np.linspace(0, 1, steps)
-        ends = (f"seed {a}", f"seed {b}") if mode == "seeds" else (f"class {ex.class_name(la)}", f"class {ex.class_name(lb)}")
+        ends = (name_a, name_b) if mode == "seeds" else (f"class {ex.class_name(la)}", f"class {ex.class_name(lb)}")
         captions = [ends[0] if i == 0 else ends[1] if i == steps - 1 else f"t={v:.2f}" for i, v in enumerate(t)]
-        show_samples(ex, x, captions, title=f"{method} from {ends[0]} to {ends[1]}", what=f"{method}-{a}-{b}",
-                     path=True, gif=True)
+        what = f"{method}-{name_a.removeprefix('seed ')}-{name_b.removeprefix('seed ')}"
+        show_samples(ex, x, captions, title=f"{method} from {ends[0]} to {ends[1]}", what=what, path=True, gif=True)
 
 
-def arithmetic_tab(ex) -> None:
+def arithmetic_tab(ex, psi: float) -> None:
     c1, c2 = st.columns([3, 1])
     with c1:
         text = st.text_input("Seed arithmetic", "12 + 7 - 3", key="lat_expr",
                              help=f"Seeds joined by + and -, with optional weights: {ARITHMETIC_EXAMPLES}. "
-                                  "The latents are added, then G draws the sum.")
+                                  "Kept latents work by name (`p1 - p2 + 7`). The latents are added, then G "
+                                  "draws the sum.")
     with c2:
         label = class_select(ex, "Class", "lat_class_a2")
     st.caption("Make Your Own GAN found that adding two seeds gives a sample that mixes both, while "
                "subtracting one gives nothing recognisable: the difference of two latents is not "
                "'seed A without seed B'. Try `12 + 7` and then `12 - 7` to see it for yourself.")
+    kept = kept_latents(ex.run_id)
     try:
-        ar = ex.arithmetic(text, label)
+        unknown = [s for s, _ in parse_expression(text) if isinstance(s, str) and s not in kept]
+        if unknown:
+            st.error(f"{literal(text)} is not seed arithmetic this page can draw: {unknown_latent(unknown[0], kept)}.")
+            return
+        ar = ex.arithmetic(text, label, bank=latent_bank(kept), psi=psi)
     except ValueError as e:
         st.error(f"{literal(e)}. Write seeds joined by + and -, with optional weights: {ARITHMETIC_EXAMPLES}.")
         return
-    names = [f"seed {s}" + (f" × {abs(w):g}" if abs(w) != 1 else "") for s, w in ar.terms]
+    names = [(f"seed {s}" if isinstance(s, int) else str(s)) + (f" × {abs(w):g}" if abs(w) != 1 else "")
+             for s, w in ar.terms]
     if ex.kind == "images":
         cols = st.columns([3, 1] * len(ar.terms) + [3])
         imgs = tiles(ar.operands, min_tile=96)
@@ -172,10 +180,10 @@ def arithmetic_tab(ex) -> None:
                f"(operands: {', '.join(f'{n:.2f}' for n in ar.operand_norms)}): {length}.")
 
 
-def walk_tab(ex) -> None:
+def walk_tab(ex, psi: float) -> None:
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        seed = seed_input("Seed", "lat_walk_seed", 1)
+        seed, name = latent_input("Seed", "lat_walk_seed", 1, kept_latents(ex.run_id))
     with c2:
         dim = st.slider("Dimension of z", 0, ex.latent_dim - 1, 0, key="lat_walk_dim")
     with c3:
@@ -185,15 +193,17 @@ def walk_tab(ex) -> None:
         n = st.slider("Steps", 2, 32, 9, key="lat_walk_n")
     label = class_select_narrow(ex, "Class", "lat_class_w") if ex.conditional else None
     values = np.linspace(lo, hi, n)
+    if seed is None:
+        return
     with show_errors("Could not walk"):
-        z0 = float(ex.z([seed])[0, dim])
-        st.caption(f"Seed {seed} has z[{dim}] = {z0:.2f}; every other coordinate stays as it is.")
-        x = ex.walk(seed, dim, values, label)
-        show_samples(ex, x, [f"z[{dim}]={v:+.2f}" for v in values], title=f"Walk along z[{dim}] from seed {seed}",
-                     what=f"walk-{seed}-d{dim}", path=True, gif=True)
+        z0 = float(latent_vector(ex, seed)[0, dim])
+        st.caption(f"{name[0].upper() + name[1:]} has z[{dim}] = {z0:.2f}; every other coordinate stays as it is.")
+        x = ex.walk(seed, dim, values, label, psi=psi)
+        show_samples(ex, x, [f"z[{dim}]={v:+.2f}" for v in values], title=f"Walk along z[{dim}] from {name}",
+                     what=f"walk-{name.removeprefix('seed ')}-d{dim}", path=True, gif=True)
 
 
-def grid_tab(ex) -> None:
+def grid_tab(ex, psi: float) -> None:
     c1, c2, c3 = st.columns(3)
     with c1:
         first = seed_input("First seed", "lat_grid_first", 0)
@@ -202,13 +212,13 @@ def grid_tab(ex) -> None:
     with c3:
         label = class_select(ex, "Class", "lat_class_g")
     with show_errors("Could not draw the grid"):
-        seeds, x = ex.random_grid(first, n, label)
+        seeds, x = ex.random_grid(first, n, label, psi=psi)
         show_samples(ex, x, [f"seed {s}" for s in seeds], title=f"Seeds {seeds[0]}-{seeds[-1]}",
                      what=f"grid-{first}-{n}")
         st.caption("Every sample is labelled with its seed: reuse a seed in the other tabs.")
         if ex.conditional and ex.kind == "images" and st.toggle("Every class: one row per class, same seeds",
                                                                  key="lat_grid_all"):
-            class_grid(ex, seeds[:16])
+            class_grid(ex, seeds[:16], psi)
         c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
         pick = c1.selectbox("Seed", seeds, key="lat_grid_pick", label_visibility="collapsed")
         c2.button("Use as seed A", key="lat_use_a", on_click=use_seed, args=("lat_seed_a", pick))
@@ -216,10 +226,10 @@ def grid_tab(ex) -> None:
         c4.button("Use for the walk", key="lat_use_w", on_click=use_seed, args=("lat_walk_seed", pick))
 
 
-def class_grid(ex, seeds: list[int]) -> None:
+def class_grid(ex, seeds: list[int], psi: float) -> None:
     """Rows: classes; columns: seeds. A column keeps z, so it shows what the class input changes."""
     k = ex.num_classes
-    x = ex.from_seeds(seeds * k, labels=[c for c in range(k) for _ in seeds])
+    x = ex.from_seeds(seeds * k, labels=[c for c in range(k) for _ in seeds], psi=psi)
     grid = images.image_grid(x, nrow=len(seeds))
     names = ", ".join(ex.class_name(c) for c in range(k))
     st.image(grid, caption=f"Rows: classes {names}; columns: seeds {seeds[0]}-{seeds[-1]}",
@@ -255,7 +265,7 @@ if not run_id:
 manager = get_manager()
 try:
     run = Run.open(manager.runs_dir / run_id)
-    ex = explorer_for(run)
+    ex = explorer_for(run, str(manager.data_root))
 except RunError as e:
     need_run(f"{e}. The Latent page needs a checkpoint; come back when the run has written one.")
 except Exception as e:  # noqa: BLE001 - an unreadable checkpoint is a message, not a traceback
@@ -277,13 +287,20 @@ if ex.cfg.latent_mixture:
 if is_live and st.button("Reload", key="lat_reload", icon=":material/refresh:", help="Pick up a newer checkpoint."):
     st.rerun()
 
+with st.columns([2, 3])[0]:
+    psi = psi_slider()
+st.caption("**ψ** (the truncation trick) pulls every latent toward the mean latent, z̄ + ψ (z − z̄), in every panel "
+           "below: under 1 the samples get more typical and more alike (fidelity up, diversity down); 1 draws z as "
+           "G was trained." + (f" Now **ψ = {psi:g}**." if psi != 1 else ""))
+
 tabs = st.tabs(["Interpolation", "Seed arithmetic", "Dimension walk", "Random grid"])
 with tabs[0]:
-    interpolation_tab(ex)
+    interpolation_tab(ex, psi)
 with tabs[1]:
-    arithmetic_tab(ex)
+    arithmetic_tab(ex, psi)
 with tabs[2]:
-    walk_tab(ex)
+    walk_tab(ex, psi)
 with tabs[3]:
-    grid_tab(ex)
+    grid_tab(ex, psi)
+research_tools(LatentPage(ex, run, psi, str(manager.data_root)))
 timelapse(ex, run, is_live)

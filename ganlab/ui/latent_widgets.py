@@ -1,33 +1,45 @@
-"""Latent and Data page helpers: the cached generator, sample strips with captions, small figures."""
+"""Latent and Data page helpers: the cached generator, sample strips with captions, small figures, and the
+latent inputs every Latent panel shares (psi, a seed or a kept latent's name, a class)."""
 
 from __future__ import annotations
 
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import pandas  # noqa: F401 - before plotly: its lazy `get_module("pandas")` can return a module another
 import plotly.graph_objects as go  # thread is still importing ("partially initialized module 'pandas'")
 import streamlit as st
+import torch
 
+from ..data import load_dataset, to_unit
 from ..data.base import DataSpec
 from ..data.overview import DatasetOverview, dataset_overview
-from ..explore.explorer import Explorer, load_generator
+from ..errors import DataError, UsageError
+from ..explore.explorer import Explorer, load_generator, parse_seed
+from ..explore.truncation import PSI_RANGE  # 0: every z is the mean latent, 1: the prior, > 1 exaggerates
 from ..store import Run, RunError
 from ..viz import images
 from ..viz.style import D_COLOR, FAKE, REAL
 from .text import literal
 
 MAX_GIF_FRAMES = 120  # time-lapse frames kept (evenly spaced) so a long run's GIF stays small
+PSI_KEY = "lat_psi"
+KEPT_KEY = "lat_kept"  # session_state: {run id: {"p1": KeptLatent, ...}}, per tab
+KEPT_PREFIX = "p"
+MAX_UPLOAD_BYTES = 20 * 2**20  # an uploaded target image; the decoder caps its pixels too
+LatentRef = Union[int, torch.Tensor]  # what Explorer methods take where a seed goes
 
 
 # ---------------------------------------------------------------- cached engine objects
 
-def explorer_for(run: Run) -> Explorer:
-    """G from the run's newest checkpoint, rebuilt once per (run, checkpoint file, mtime)."""
+def explorer_for(run: Run, data_root: Optional[str] = None) -> Explorer:
+    """G from the run's newest checkpoint, rebuilt once per (run, checkpoint file, mtime, data root); the data
+    root is where the research tools find the run's dataset and classifier."""
     for _ in range(3):  # a live run may rotate the newest checkpoint away between list and stat
         ckpts = run.checkpoints()
         if not ckpts:
@@ -36,13 +48,13 @@ def explorer_for(run: Run) -> Explorer:
             mtime = ckpts[-1].stat().st_mtime_ns
         except OSError:
             continue
-        return _explorer(str(run.path), str(ckpts[-1]), mtime)
+        return _explorer(str(run.path), str(ckpts[-1]), mtime, data_root)
     raise RunError(f"{run.id}: its checkpoints keep changing; try again in a moment")
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the generator from its checkpoint…")
-def _explorer(run_dir: str, checkpoint: str, mtime_ns: int) -> Explorer:
-    return load_generator(Run(run_dir), Path(checkpoint))
+def _explorer(run_dir: str, checkpoint: str, mtime_ns: int, data_root: Optional[str] = None) -> Explorer:
+    return load_generator(Run(run_dir), Path(checkpoint), data_root=data_root)
 
 
 def _stamp(path: Path) -> tuple:
@@ -152,3 +164,176 @@ def label_histogram(counts: np.ndarray, spec: DataSpec, title: str = "Images per
     fig.update_layout(template="plotly_white", height=300, title=dict(text=title, x=0, xanchor="left"),
                       margin=dict(l=40, r=20, t=48, b=40), yaxis_title="images", xaxis_type="category")
     return fig
+
+
+# ---------------------------------------------------------------- latent inputs shared by every panel
+
+def class_select(ex: Explorer, label: str, key: str, default: int = 0) -> Optional[int]:
+    """A class picker for conditional runs (None for the others)."""
+    if not ex.conditional:
+        return None
+    return st.selectbox(label, list(range(ex.num_classes)), index=min(default, ex.num_classes - 1), key=key,
+                        format_func=lambda c: f"{c}: {ex.class_name(c)}" if ex.class_name(c) != str(c) else str(c))
+
+
+def class_select_narrow(ex: Explorer, label: str, key: str, default: int = 0) -> Optional[int]:
+    with st.columns([1, 3])[0]:
+        return class_select(ex, label, key, default)
+
+
+def psi_slider() -> float:
+    """The page's one truncation psi: every panel draws its latents through it."""
+    lo, hi = PSI_RANGE
+    return float(st.slider(
+        "Truncation ψ", lo, hi, 1.0, 0.05, key=PSI_KEY,
+        help="Every latent is pulled toward the mean latent before G draws it: z̄ + ψ (z − z̄). "
+             "ψ = 1 is the prior G was trained on; smaller ψ gives more typical, cleaner and more alike "
+             "samples (fidelity up, diversity down); ψ = 0 draws the mean latent for every seed."))
+
+
+def check_psi(values: Sequence[float]) -> list[float]:
+    """psi values a person typed, each inside PSI_RANGE (a UsageError with the range otherwise)."""
+    lo, hi = PSI_RANGE
+    out = []
+    for v in values:
+        if not (np.isfinite(v) and lo <= v <= hi):
+            raise UsageError(f"ψ = {v:g} is out of range: use values from {lo:g} (the mean latent) to {hi:g}")
+        out.append(float(v))
+    return out
+
+
+def parse_psis(text: str, limit: int = 12) -> list[float]:
+    """'0.25, 0.5, 1' -> [0.25, 0.5, 1.0]; anything else is a UsageError that says what to type."""
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise UsageError(f"{literal(text)!s} is not a list of ψ values: write numbers separated by commas, "
+                         "like 0.25, 0.5, 0.75, 1") from None
+    if not 2 <= len(values) <= limit:
+        raise UsageError(f"give 2 to {limit} ψ values separated by commas, like 0.25, 0.5, 0.75, 1")
+    return sorted(set(check_psi(values)))
+
+
+@dataclass(frozen=True)
+class KeptLatent:
+    """A latent a person kept (a projected image or point): usable by name wherever a seed goes."""
+
+    z: np.ndarray  # (1, latent_dim) float32
+    label: Optional[int]  # the class the projection chose (conditional runs)
+    source: str  # "dataset image 17", "upload cat.png", "point (0.31, 1.20)"
+    error: float  # the projection's error, in the unit the Projection panel shows
+
+    def tensor(self) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.z, dtype=np.float32).reshape(1, -1))
+
+
+def kept_latents(run_id: str) -> dict[str, KeptLatent]:
+    """This tab's kept latents of one run (a z only means something to the G it was projected for)."""
+    return st.session_state.setdefault(KEPT_KEY, {}).setdefault(run_id, {})
+
+
+def keep_latent(run_id: str, latent: KeptLatent) -> str:
+    """Store a latent under the next free name p1, p2, ... and return the name."""
+    kept = kept_latents(run_id)
+    i = 1
+    while f"{KEPT_PREFIX}{i}" in kept:
+        i += 1
+    name = f"{KEPT_PREFIX}{i}"
+    kept[name] = latent
+    return name
+
+
+def latent_bank(kept: dict[str, KeptLatent]) -> dict[str, torch.Tensor]:
+    """Names -> (1, dim) latents, as Explorer.arithmetic's bank takes them."""
+    return {name: k.tensor() for name, k in kept.items()}
+
+
+def unknown_latent(text: str, kept: dict[str, KeptLatent]) -> str:
+    """The sentence for a name that is neither a seed nor a kept latent."""
+    have = ", ".join(kept)
+    where = (f"or one of the kept latents ({have})" if have else
+             "or keep a projected latent on the Projection tool first (it becomes p1)")
+    return f"{literal(text)} is neither a seed nor a kept latent: type a whole number like 42 {where}"
+
+
+def latent_ref(text: str, kept: dict[str, KeptLatent]) -> LatentRef:
+    """'42' -> seed 42; 'p1' -> that kept latent's z (1, dim); a UsageError with a sentence otherwise."""
+    t = str(text).strip()
+    if t.isdigit():
+        try:
+            return parse_seed(t)
+        except ValueError as e:
+            raise UsageError(f"{e}") from None
+    if t in kept:
+        return kept[t].tensor()
+    raise UsageError(unknown_latent(t, kept))
+
+
+def ref_caption(text: str) -> str:
+    """How a strip names its latent: 'seed 42' or 'p1'."""
+    t = str(text).strip()
+    return f"seed {t}" if t.isdigit() else t
+
+
+def latent_input(label: str, key: str, default: Union[int, str], kept: dict[str, KeptLatent],
+                 help: str = "") -> tuple[Optional[LatentRef], str]:
+    """A seed or a kept latent's name; (the latent or None after showing why, the caption to print)."""
+    names = f" or a kept latent ({', '.join(kept)})" if kept else ""
+    text = st.text_input(label, str(default), key=key,
+                         help=help or f"A seed{names}. A seed is a latent's identity: the same seed always gives "
+                                      "the same z. Keep a projected image on the Projection tool to use it here by name.")
+    try:
+        return latent_ref(text, kept), ref_caption(text)
+    except UsageError as e:
+        st.error(str(e))
+        return None, ref_caption(text)
+
+
+def latent_vector(ex: Explorer, ref: LatentRef) -> torch.Tensor:
+    """(1, latent_dim) of a seed or a kept latent (before truncation)."""
+    return ref.reshape(1, -1) if isinstance(ref, torch.Tensor) else ex.z([int(ref)])
+
+
+# ---------------------------------------------------------------- projection targets
+
+def target_from_upload(data: bytes, name: str, spec: DataSpec) -> np.ndarray:
+    """An uploaded PNG/JPEG as the run's images see it: (1, C, H, W) floats in [0, 1], centre-cropped and
+    resized with Pillow; a DataError with a sentence for anything else (never a traceback)."""
+    from PIL import Image
+
+    from ..data.pack.decode import decode_image
+    from ..data.pack.options import PackOptions
+
+    if spec.kind != "images":
+        raise DataError("this run makes points, not images: type or click a point instead")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DataError(f"{literal(name)} is {len(data) / 2**20:.0f} MB; upload an image under "
+                        f"{MAX_UPLOAD_BYTES // 2**20} MB")
+    c, h, w = spec.shape
+    try:
+        pixels = decode_image(data, PackOptions(size=h, channels=c, crop="center"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"{literal(name)} has too many pixels to open safely; upload a smaller image") from None
+    except Exception:  # noqa: BLE001 - untrusted bytes: Pillow raises many kinds, each is "not an image"
+        raise DataError(f"{literal(name)} is not an image ganlab can read; upload a PNG or JPEG file") from None
+    if pixels.shape[1:] != (h, w):  # non-square runs: squash the square crop to the run's shape
+        pixels = np.asarray(Image.fromarray(pixels.transpose(1, 2, 0).squeeze()).resize((w, h)))
+        pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    return (pixels.astype(np.float32) / 255.0)[None]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the run's dataset…")
+def dataset_arrays(name: str, root: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """The run's whole dataset in display form (images in [0, 1], points as they are) and its labels, in the
+    dataset's own order: index i is the training image the Nearest neighbours tool calls #i."""
+    ds = load_dataset(name, "cpu", seed=0, root=root)
+    x = getattr(ds, "x", None)
+    if x is None:  # a streamed dataset: a fixed sample stands in for it
+        x, y = ds.take(min(len(ds), 10_000), seed=0)
+    else:
+        y = getattr(ds, "y", None)
+    to_float = getattr(ds, "to_float", None)  # packed images are stored as uint8
+    unit = to_unit(to_float(x) if to_float is not None else x, ds.spec)
+    unit.flags.writeable = False
+    return unit, (None if y is None else y.cpu().numpy())
