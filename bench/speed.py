@@ -323,7 +323,8 @@ class MonitorClient:
     """What an open Monitor tab costs: a thread polling snapshot() and building the page's figures.
 
     Every POLL_S: snapshot() and the progress line; every CHARTS_S: the loss, D-output and
-    gradient-norm figures; every SAMPLES_S: the samples / D-surface figure. Each figure is
+    gradient-norm figures (every chart of the registry, the divergence chart included); every SAMPLES_S: the game
+    figure (D's surface, points, G's gradient arrows and manifold) or the samples. Each figure is
     serialised to JSON, as st.plotly_chart does. It works only while `active` is set.
     """
 
@@ -354,7 +355,7 @@ class MonitorClient:
     def _page(self, snap, now: float) -> None:
         """What views/monitor.py builds: the status line, every visible chart of the registry, the samples."""
         from bench.page_build import chart_figures
-        from ganlab.viz import images, points
+        from ganlab.viz import game, images, points
         from ganlab.viz.progress import speed_text
 
         speed_text(snap.history, snap.steps)
@@ -365,7 +366,9 @@ class MonitorClient:
         p = snap.preview or {}
         if now >= self._due["samples"] and p:
             self._due["samples"] = now + SAMPLES_S
-            if "fake" in p:
+            if "game" in p:  # the page's game view, with both layers on (arrows and G's manifold)
+                figs.append(game.game_figure(p["game"], arrows=True, manifold=True))
+            elif "fake" in p:
                 figs.append(points.points_figure(p["real"], p["fake"], surface=p.get("surface")))
             elif p.get("kind") == "images":
                 figs.append(images.image_figure(images.image_grid(p["samples"])))

@@ -150,7 +150,7 @@ def test_timelapse_slider_and_frame_agree_after_a_resume_drops_snapshots():
     assert follow.select_slider(key=key).options == ["10", "20", "30", "40", "50", "60"]
     assert follow.select_slider(key=key).value == 60
     picked.select_slider(key=key).set_value(50).run()
-    assert figures(picked)["chart_timelapse"]["layout"]["title"]["text"] == "<b>Fixed latent batch at step 50</b>"
+    assert figures(picked)["chart_timelapse"]["layout"]["title"]["text"] == "<b>The game at step 50 (replay)</b>"
 
     run.checkpoint_path(60).unlink()  # as if the process died after step 60 with its checkpoint at 30 kept
 
@@ -166,10 +166,10 @@ def test_timelapse_slider_and_frame_agree_after_a_resume_drops_snapshots():
             slider = at.select_slider(key=key)
             title = figures(at)["chart_timelapse"]["layout"]["title"]["text"]
             assert slider.options == steps, (stop_at, slider.options)
-            assert slider.value == int(steps[-1]) and title == f"<b>Fixed latent batch at step {steps[-1]}</b>", title
+            assert slider.value == int(steps[-1]) and title == f"<b>The game at step {steps[-1]} (replay)</b>", title
         assert any("no longer in this run" in c.value for c in picked.caption)
     picked.select_slider(key=key).set_value(20).run()  # an explicit older pick is kept as it is
-    assert figures(picked)["chart_timelapse"]["layout"]["title"]["text"] == "<b>Fixed latent batch at step 20</b>"
+    assert figures(picked)["chart_timelapse"]["layout"]["title"]["text"] == "<b>The game at step 20 (replay)</b>"
 
 
 def test_timelapse_frames_and_pick_are_one_list():

@@ -45,7 +45,7 @@ def test_train_watch_pause_and_open_latent(browser_page, tmp_path):
         page.wait_for_function(
             "() => [...document.querySelectorAll('.js-plotly-plot .scatterlayer .trace path.js-line')]"
             ".some(p => (p.getAttribute('d') || '').split(/[LM]/).length > 3)", timeout=WAIT_MS)
-        page.get_by_text("Real and fake points").first.wait_for(timeout=WAIT_MS)
+        page.get_by_text(re.compile(r"The game at step [\d,]+")).first.wait_for(timeout=WAIT_MS)  # the 2-D game view
         assert re.search(r"running · step [\d,]+ / 3,000", progress_text(page)), progress_text(page)
         for _ in range(60):  # a nicer picture once the game is under way (bounded: CI can be slow)
             if int(re.search(r"step ([\d,]+)", progress_text(page)).group(1).replace(",", "")) >= 1000:

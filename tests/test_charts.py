@@ -12,9 +12,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from ganlab.config import RunConfig
-from ganlab.evaluation import metrics
+from ganlab.evaluation import distances, metrics
 from ganlab.evaluation.classifier import ClassifierBundle, SmallCNN
 from ganlab.evaluation.evaluate import METRIC_FAMILIES, scalar_metrics
+from ganlab.evaluation.prdc import prdc
 from ganlab.registry import Registry
 from ganlab.session import RunSession
 from ganlab.training.trainer import STEP_COLUMNS
@@ -41,7 +42,10 @@ def _family_metrics() -> dict[str, dict]:
         "mixture": metrics.mixture_metrics(near, centres, std=0.05),
         "gaussian": metrics.gaussian_fit_metrics(rng.standard_normal((50, 2)), [0.0, 0.0], np.eye(2)),
         "pattern": metrics.pattern1010_metrics(np.tile([0.9, 0.1, 0.9, 0.1], (4, 1))),
-        "classifier": metrics.image_metrics(rng.uniform(-1, 1, (6, 1, 8, 8)), real, np.arange(12) % 3, 3, bundle),
+        "classifier": {**metrics.image_metrics(rng.uniform(-1, 1, (6, 1, 8, 8)), real, np.arange(12) % 3, 3, bundle),
+                       **prdc(rng.standard_normal((20, 4)), rng.standard_normal((20, 4)))},
+        "points": distances.distribution_metrics(rng.standard_normal((40, 2)), rng.standard_normal((40, 2)),
+                                                 rng.standard_normal((40, 2))),
     }
 
 

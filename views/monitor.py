@@ -9,27 +9,36 @@ from ganlab.ui.common import STATE_ICONS, resume_control, run_rows, show_errors,
 from ganlab.ui.manager import get_manager, selected_run_id
 from ganlab.ui.monitor import (
     GRID_PX,
+    REPLAY_GIF_FRAMES,
+    STEP_PARTS,
     STRIP_FRAMES,
     as_unit,
     cached_figure,
     coverage_drop,
+    disk_game,
     disk_history,
     disk_samples,
     final_samples,
+    game_frame_at,
+    game_frame_near,
+    is_game_run,
+    iteration_text,
     last_value,
     live_speed,
     pick_frame,
     real_points,
+    replay_gif,
     run_changes,
     run_view,
     sample_grid,
+    step_blocker,
     timelapse_frames,
     timelapse_strip_png,
     value_counts,
     view_recipe,
 )
 from ganlab.viz import charts as chart_registry
-from ganlab.viz import curves, images, points
+from ganlab.viz import curves, game, images, points
 from ganlab.viz.progress import status_line
 from ganlab.viz.style import series_info, series_name
 
@@ -50,7 +59,14 @@ def status_panel(view) -> None:
                f"k = {int(hp['d_steps'])} · lr D {hp['lr_d']:.3g} · lr G {hp['lr_g']:.3g}{schedule} · seed {cfg.seed}")
 
 
-def controls(view) -> None:
+def controls(view, layers: tuple[bool, bool] = (True, True)) -> None:
+    """Pause / resume / stop and live learning rates, then step-by-step (which says why it is off, if it is)."""
+    _run_controls(view)
+    if not (view.snapshot is not None and view.snapshot.diverged):
+        step_panel(view, layers)
+
+
+def _run_controls(view) -> None:
     """Pause / resume / stop and live learning rates for runs in this process; resume for others."""
     manager, rid, snap = get_manager(), view.run.id, view.snapshot
     if snap is not None and snap.diverged:
@@ -135,10 +151,24 @@ def coverage_warnings(history, entries) -> None:
                        f"at step {at:,}. Try a lower learning rate, spectral norm or a different loss.")
 
 
-def samples_panel(view) -> None:
-    """G's output: GAN-Lab style points over D's surface (2-D), vectors (e.g. 1010), or an image grid."""
+def game_panel(view, layers: tuple[bool, bool]) -> bool:
+    """The game as GAN Lab draws it (surface, points, arrows, manifold) from the newest frame; False: no frame."""
+    frame = game_frame_near(view, None)
+    if frame is None:
+        return False
+    arrows, manifold = layers
+    key = (view.run.id, int(frame["step"]), id(frame), arrows, manifold)
+    st.plotly_chart(cached_figure("game", key, lambda: game.game_figure(frame, arrows=arrows, manifold=manifold)),
+                    key="chart_game", **CHART)
+    return True
+
+
+def samples_panel(view, layers: tuple[bool, bool] = (True, True)) -> None:
+    """G's output: the game (points of 2 or more dimensions), else points over D's surface, vectors, or an image grid."""
     spec, snap, cfg = view.spec, view.snapshot, view.config
     preview = snap.preview if snap is not None else None
+    if is_game_run(spec) and game_panel(view, layers) and spec.shape == (2,):
+        return  # D > 2: the vectors themselves show below the projection
     if preview is None and view.live:
         st.info("Samples appear after the first tick.")
         return
@@ -204,10 +234,61 @@ def status_part(run_id: str, polling: bool) -> None:
 
 
 @st.fragment
-def controls_part(run_id: str) -> None:
+def controls_part(run_id: str, layers: tuple[bool, bool]) -> None:
     """Buttons redraw when clicked (or when the run ends), not on every tick."""
     with show_errors("Could not read the run"):
-        controls(run_view(run_id))
+        controls(run_view(run_id), layers)
+
+
+def step_panel(view, layers: tuple[bool, bool]) -> None:
+    """One D step, one G step or the rest of the iteration of a paused run, then before and after side by side."""
+    manager, snap = get_manager(), view.snapshot
+    why = step_blocker(view, manager)
+    with st.expander("Step by step: one D or G update at a time", expanded=why is None):
+        cols = st.columns([1, 1, 1, 3])
+        done_k = getattr(snap, "iteration", None) if snap is not None else None
+        d_steps_left = done_k is None or done_k[0] < done_k[1]
+        for col, (part, (label, doing)) in zip(cols, STEP_PARTS.items()):
+            off = why is not None or (part == "d" and not d_steps_left)
+            tip = ("This iteration's k D steps are taken: the G step ends it." if part == "d" and not d_steps_left
+                   else "Paused runs only: the update the trainer would make next, and nothing more.")
+            if col.button(label, key=f"step_{part}", disabled=off, help=tip):
+                with st.spinner(doing), show_errors("Could not step"):
+                    manager.step_once(view.run.id, part)
+                snap = manager.snapshot(view.run.id)
+        if why is not None:
+            cols[3].caption(why)
+        iteration = getattr(snap, "iteration", None) if snap is not None else None
+        if iteration is not None and why is None:
+            done, k = iteration
+            cols[3].progress(min(done / max(k, 1), 1.0), text=iteration_text(iteration))
+        step_view = getattr(snap, "step_view", None) if snap is not None else None
+        if step_view is not None:
+            before_after(view, step_view, layers)
+
+
+def before_after(view, sv, layers: tuple[bool, bool]) -> None:
+    """The last manual step: the game (or the fixed samples) before and after it, same axes, and what moved."""
+    st.info(sv.moved)
+    titles = (f"Before: step {sv.step_before:,}", f"After: step {sv.step_after:,}"
+              + (f" (D step {sv.d_steps_done} of {sv.k})" if sv.part == "d" else ""))
+    left, right = st.columns(2)
+    if "fake" in sv.before and "fake" in sv.after:
+        arrows, manifold = layers
+        ranges, scale = game.shared_view([sv.before, sv.after])
+        key = (view.run.id, sv.step_before, sv.step_after, sv.part, sv.d_steps_done, id(sv), arrows, manifold)
+        for col, frame, title, name in ((left, sv.before, titles[0], "step_before"), (right, sv.after, titles[1], "step_after")):
+            with col:
+                st.plotly_chart(cached_figure(name, key, lambda f=frame, t=title: game.game_figure(
+                    f, arrows=arrows, manifold=manifold, title=t, ranges=ranges, arrow_scale=scale, show_losses=True, brief=True,
+                    height=440)), key=f"chart_{name}", **CHART)
+        notes = [game.arrows_caption(scale) if arrows else "", game.manifold_caption(sv.after) if manifold else ""]
+        if any(notes):
+            st.caption(" ".join(n for n in notes if n))
+        return
+    for col, frame, title in ((left, sv.before, titles[0]), (right, sv.after, titles[1])):
+        if frame.get("samples") is not None:
+            col.image(_grid(frame["samples"], view, width_px=GRID_PX // 2), caption=f"{title} · {game.losses_text(frame)}")
 
 
 def charts_part(run_id: str, smoothing: float, log_y: bool) -> None:
@@ -216,10 +297,10 @@ def charts_part(run_id: str, smoothing: float, log_y: bool) -> None:
         charts(run_view(run_id), smoothing, log_y)
 
 
-def samples_part(run_id: str) -> None:
+def samples_part(run_id: str, layers: tuple[bool, bool]) -> None:
     """Refreshes every SAMPLES_S: the newest preview the trainer made (it makes one every 0.5 s)."""
     with show_errors("Could not draw the samples"):
-        samples_panel(run_view(run_id))
+        samples_panel(run_view(run_id), layers)
 
 
 def _remember_snapshot(key: str, want_key: str, newest: int) -> None:
@@ -228,8 +309,52 @@ def _remember_snapshot(key: str, want_key: str, newest: int) -> None:
     st.session_state[want_key] = None if picked is None or picked >= newest else int(picked)
 
 
+def _slider(run_id: str, frames: list[tuple[int, int]], label: str) -> tuple[int, int]:
+    """The time-lapse slider over `frames`; returns the (step, row) it shows, saying so when the wanted one is gone."""
+    key, want_key = f"tl_{run_id}", f"tl_want_{run_id}"
+    wanted = st.session_state.get(want_key)
+    i = pick_frame(frames, wanted)
+    options = [s for s, _ in frames]
+    st.session_state[key] = options[i]  # what the slider shows is the frame drawn below
+    st.select_slider(label, options=options, format_func=lambda s: f"{s:,}", key=key,
+                     on_change=_remember_snapshot, args=(key, want_key, options[-1]))
+    step, row = frames[i]
+    if wanted is not None and wanted != step:
+        st.caption(f"The snapshot of step {wanted:,} is no longer in this run (a resume trained past its "
+                   f"checkpoint again): showing step {step:,}, the nearest before it.")
+    return step, row
+
+
+def game_replay(view, layers: tuple[bool, bool]) -> bool:
+    """game.h5's frames under the slider: D's surface, the fakes, arrows and manifold as toggled; False: none."""
+    frames_file = disk_game(view.run)
+    frames = timelapse_frames(frames_file.steps, view.step or None) if frames_file is not None else []
+    if not frames:
+        return False
+    run_id, (arrows, manifold) = view.run.id, layers
+    step, row = _slider(run_id, frames, "Snapshot (step)")
+    frame = game_frame_at(view.run, row)
+    if frame is not None:
+        st.plotly_chart(cached_figure("replay", (run_id, step, row, id(frame), arrows, manifold), lambda: game.game_figure(
+            frame, arrows=arrows, manifold=manifold, title=f"The game at step {step:,} (replay)", show_losses=True,
+            height=480)), key="chart_timelapse", **CHART)
+    gif_key = f"replay_gif_{run_id}"
+    c1, c2 = st.columns([1, 3])
+    if c1.button("Make a GIF", key="tl_game_gif", icon=":material/movie:",
+                 help="D's surface, the fake points and the layers toggled above, over every snapshot"):
+        with st.spinner("Drawing the replay…"):
+            st.session_state[gif_key] = (len(frames), layers, replay_gif(view.run, frames, arrows=arrows,
+                                                                         manifold=manifold))
+    made = st.session_state.get(gif_key)
+    if made is not None and made[:2] == (len(frames), layers):  # a GIF of these snapshots with these layers
+        c2.download_button("Download the replay (GIF)", made[2], f"{run_id}-game.gif", "image/gif",
+                           key="tl_game_gif_download", icon=":material/download:", on_click="ignore")
+        c2.caption(f"{min(made[0], REPLAY_GIF_FRAMES)} of the {made[0]} snapshots, evenly spaced")
+    return True
+
+
 @st.fragment
-def timelapse(run_id: str) -> None:
+def timelapse(run_id: str, layers: tuple[bool, bool] = (True, True)) -> None:
     """A slider over the fixed-batch snapshots in samples.h5 (the trainer writes them as it goes).
 
     The slider and the frame come from one list, read once per rerun: the slider's value is set from
@@ -238,22 +363,14 @@ def timelapse(run_id: str) -> None:
     """
     with show_errors("Could not read the snapshots"):
         view = run_view(run_id)
+        if is_game_run(view.spec) and game_replay(view, layers):
+            return
         steps, samples = disk_samples(view.run)
         frames = timelapse_frames(steps, view.step or None)
         if not frames:
             st.caption(f"No snapshots yet: one is written every {view.config.snapshot_every:,} steps.")
             return
-        key, want_key = f"tl_{run_id}", f"tl_want_{run_id}"
-        wanted = st.session_state.get(want_key)
-        i = pick_frame(frames, wanted)
-        options = [s for s, _ in frames]
-        st.session_state[key] = options[i]  # what the slider shows is the frame drawn below
-        st.select_slider("Snapshot (step)", options=options, format_func=lambda s: f"{s:,}", key=key,
-                         on_change=_remember_snapshot, args=(key, want_key, options[-1]))
-        step, row = frames[i]
-        if wanted is not None and wanted != step:
-            st.caption(f"The snapshot of step {wanted:,} is no longer in this run (a resume trained past its "
-                       f"checkpoint again): showing step {step:,}, the nearest before it.")
+        step, row = _slider(run_id, frames, "Snapshot (step)")
         frame = as_unit(samples[row], view.spec)
         spec = view.spec
         if spec is not None and spec.kind == "points" and spec.shape == (2,):
@@ -300,6 +417,44 @@ def overlay(run_id: str, smoothing: float, log_y: bool) -> None:
                         key="chart_overlay", **CHART)
 
 
+@st.fragment
+def compare_game(run_id: str, layers: tuple[bool, bool]) -> None:
+    """This run's game beside another point run's, at the snapshot nearest the time-lapse's step, and both JS curves."""
+    with show_errors("Could not compare the games"):
+        manager = get_manager()
+        others = [r.id for r in run_rows(manager, with_details=False)
+                  if r.id != run_id and is_game_run(run_view(r.id).spec)]
+        if not others:
+            st.caption("No other run of points to compare with: train a second one (another loss, say).")
+            return
+        other = st.selectbox("Compare the game with", others, key="game_compare_with",
+                             help="Another run of points: both games at the snapshot nearest the time-lapse's step")
+        views = [run_view(run_id), run_view(other)]
+        step = st.session_state.get(f"tl_{run_id}")
+        frames = [game_frame_near(v, step) for v in views]
+        shown = [f for f in frames if f is not None]
+        arrows, manifold = layers
+        ranges, scale = game.shared_view(shown) if shown else (None, None)
+        for side, col, v, frame in zip(("this", "other"), st.columns(2), views, frames):
+            with col:
+                if frame is None:
+                    st.caption(f"{v.run.id} has no game frame to show yet"
+                               + (" (its snapshots can be read when it pauses or ends)." if v.writing_samples else "."))
+                    continue
+                key = (v.run.id, int(frame["step"]), id(frame), ranges, arrows, manifold)
+                st.plotly_chart(cached_figure(f"compare_{side}", key, lambda f=frame, v=v: game.game_figure(
+                    f, arrows=arrows, manifold=manifold, title=f"{v.run.id} at step {int(f['step']):,}", ranges=ranges,
+                    arrow_scale=scale, show_losses=True, brief=True, height=440)), key=f"chart_compare_{side}", **CHART)
+        notes = [game.arrows_caption(scale) if arrows else "", game.manifold_caption(shown[0]) if manifold else ""] \
+            if shown else []
+        if any(notes):
+            st.caption(" ".join(n for n in notes if n))
+        histories = {v.run.id: v.history for v in views}
+        st.plotly_chart(curves.overlay_figure(histories, "Div/JS", max_points=MAX_POINTS,
+                                              equilibrium={"Div/JS": chart_registry.JS_MAX}),
+                        key="chart_compare_js", **CHART)
+
+
 # ---------------------------------------------------------------- the page
 st.title("Monitor")
 show_flashes()
@@ -315,22 +470,33 @@ smoothing = c1.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="mon_smoothing",
                       help="TensorBoard-style exponential smoothing; the raw curve stays faint behind it.")
 log_y = c2.toggle("Log-scale losses", key="mon_log")
 
-live, run_state = False, ""
+live, run_state, game_run = False, "", False
 with show_errors("Could not open the run"):
     first = run_view(run_id)
-    live, run_state = first.active, first.state
+    live, run_state, game_run = first.active, first.state, is_game_run(first.spec)
+layers = (True, True)
+if game_run:  # the layers of every game figure on the page (live, step by step, replay, compare), kept per tab
+    t1, t2, _ = st.columns([1.2, 1.2, 3.6])
+    layers = (t1.toggle("Gradient arrows", value=True, key="game_arrows",
+                        help="G's gradient on each fake point: where G's next update pushes it"),
+              t2.toggle("G's manifold", value=True, key="game_manifold",
+                        help="A latent grid pushed through G, each cell shaded by the share of the prior it holds"))
 # three fragments, each on its own clock, so a tick redraws only what is due (no polling once it ended)
 st.fragment(run_every=POLL_S if live else None)(status_part)(run_id, live)
-controls_part(run_id)
+controls_part(run_id, layers)
 st.fragment(run_every=CHARTS_S if live else None)(charts_part)(run_id, smoothing, log_y)
-st.fragment(run_every=SAMPLES_S if live else None)(samples_part)(run_id)
+st.fragment(run_every=SAMPLES_S if live else None)(samples_part)(run_id, layers)
 
-with st.expander("Time-lapse: the fixed latent batch over training", expanded=not live):
+title = "Time-lapse: the game over training" if game_run else "Time-lapse: the fixed latent batch over training"
+with st.expander(title, expanded=not live):
     if run_state in ("created", "running"):
         # samples.h5 is being appended to by the trainer in this process: reading it now could
         # make the trainer's next append fail, so the snapshots wait until it pauses or ends
         st.caption("The snapshots can be browsed here when the run is paused or has ended.")
     else:
-        timelapse(run_id)
+        timelapse(run_id, layers)
+if game_run:
+    with st.expander("Compare the game with another run"):
+        compare_game(run_id, layers)
 with st.expander("Compare runs"):
     overlay(run_id, smoothing, log_y)

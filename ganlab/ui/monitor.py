@@ -316,3 +316,105 @@ def live_speed(view: RunView) -> Optional[float]:
         recorded = speed_text(view.history, view.config.steps)[0]
         sps = recorded if recorded > 0 else None
     return sps
+
+
+# ---------------------------------------------------------------- the game (issue #17)
+
+def is_game_run(spec: Optional[DataSpec]) -> bool:
+    """Point data of 2 or more dimensions: the engine makes game frames for it (a named plane for D > 2)."""
+    return spec is not None and spec.kind == "points" and len(spec.shape) == 1 and spec.shape[0] >= 2
+
+
+def live_game_frame(view: RunView) -> Optional[dict]:
+    """The newest game frame the trainer made (the live preview's), None before the first or for a run elsewhere."""
+    preview = view.snapshot.preview if view.snapshot is not None else None
+    return preview.get("game") if preview else None
+
+
+def _game_path(run: Run):
+    return getattr(run, "game_path", run.path / "game.h5")
+
+
+def disk_game(run: Run):
+    """game.h5's frames (a GameFrames: steps, frame(i)), re-read only when the file changed; None: no frames.
+
+    A damaged or missing file reads as no frames (the store's promise), so the page falls back to samples.h5.
+    """
+    return _game_cached(str(run.path), _stamp(_game_path(run)))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _game_cached(path: str, stamp: tuple):
+    if stamp == (0, 0):
+        return None
+    frames = Run(path).game_frames()
+    return frames if len(frames) else None
+
+
+def game_frame_at(run: Run, index: int) -> Optional[dict]:
+    """One frame of game.h5 (cached per file version: the replay slider moves back and forth over them)."""
+    return _game_frame_cached(str(run.path), _stamp(_game_path(run)), int(index))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _game_frame_cached(path: str, stamp: tuple, index: int) -> Optional[dict]:
+    frames = _game_cached(path, stamp)
+    return frames.frame(index) if frames is not None and 0 <= index < len(frames) else None
+
+
+def nearest_index(steps, step: int) -> int:
+    """The index of the snapshot step nearest `step` (the earlier one on a tie); steps is not empty."""
+    s = np.asarray(steps, dtype=np.int64)
+    return int(np.argmin(np.abs(s - int(step)) * 2 + (s > step)))
+
+
+def game_frame_near(view: RunView, step: Optional[int]) -> Optional[dict]:
+    """The run's game frame nearest `step` (None: its newest): game.h5 when it can be read (not being written),
+    else the live preview's frame of a run in this process."""
+    if not view.writing_samples:
+        frames = disk_game(view.run)
+        if frames is not None:
+            i = len(frames) - 1 if step is None else nearest_index(frames.steps, step)
+            return game_frame_at(view.run, i)
+    return live_game_frame(view)
+
+
+REPLAY_GIF_FRAMES = 60  # a replay GIF holds at most this many frames, evenly spaced, the first and last always in
+
+
+def replay_gif(run: Run, frames: Sequence[tuple[int, int]], *, arrows: bool, manifold: bool) -> bytes:
+    """The game's replay as a GIF: D's surface, the fakes, and the arrows and manifold as the toggles say."""
+    picks = [frames[j][1] for j in evenly_spaced(len(frames), REPLAY_GIF_FRAMES)]
+    drawn = [f for f in (game_frame_at(run, i) for i in picks) if f is not None]
+    return images.game_gif(drawn, arrows=arrows, manifold=manifold)
+
+
+def step_blocker(view: RunView, manager) -> Optional[str]:
+    """Why the step buttons are off, as the sentence shown instead; None: the run can be stepped now."""
+    snap = view.snapshot
+    if not hasattr(manager, "step_once"):
+        return "Step-by-step needs the engine's step mode, which this installation lacks."
+    if snap is not None and snap.diverged:
+        return "The run diverged: resume it with a lower learning rate first."
+    if view.state in ("created", "running") and snap is not None:
+        return "Pause the run to step through the game one update at a time."
+    if view.state == "paused" and snap is not None:
+        return None
+    if view.active:
+        return ("This run trains in another process: step-by-step works for a run training in this app "
+                "(stop it there and resume it here).")
+    return "The run has ended: resume it, then pause it, to step through the game one update at a time."
+
+
+STEP_PARTS = {"d": ("One D step", "Taking one D step…"), "g": ("One G step", "Taking one G step…"),
+              "iteration": ("One iteration", "Finishing the iteration…")}
+
+
+def iteration_text(iteration: tuple[int, int]) -> str:
+    """'D step 1 of 2 taken in this iteration: next, another D step or the G step that ends it.'"""
+    done, k = iteration
+    if done == 0:
+        return f"A new iteration: {k} D step{'s' if k != 1 else ''}, then one G step."
+    if done >= k:
+        return f"D step {done} of {k} taken: next, the G step that ends the iteration."
+    return f"D step {done} of {k} taken in this iteration: next, another D step or the G step that ends it early."

@@ -10,6 +10,7 @@ Names, colours and totals of the series are `style.SERIES`'s, not repeated here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Optional
@@ -20,7 +21,7 @@ from ..registry import Entry, Registry
 from . import curves
 from .curves import Equilibrium
 from .series import History, RecipeChange
-from .style import series_info
+from .style import series_color, series_info, series_name
 
 SECTIONS = ("training", "quality")  # the page draws the sections in this order, each two charts to a row
 
@@ -70,8 +71,8 @@ class Chart:
 
     @property
     def totals(self) -> tuple[str, ...]:
-        """The total keys of its series (drawn as dashed lines), from the series table."""
-        return tuple(t for k in self.keys if (t := series_info(k).total))
+        """The total and floor keys of its series (drawn as dashed lines), from the series table."""
+        return tuple(t for k in self.keys for t in (series_info(k).total, series_info(k).floor) if t)
 
     @property
     def draws(self) -> tuple[str, ...]:
@@ -80,6 +81,31 @@ class Chart:
 
     def visible(self, counts: Counts) -> bool:
         return self.shows(counts, self.keys)
+
+
+JS_MAX = (math.log(2), "ln 2: JS's maximum, no overlap at all")
+
+
+def divergence_figure(c: ChartInput) -> go.Figure:
+    """KL(real ‖ fake) on the left axis, JS(real, fake) on the right with its ceiling ln 2: both fall to 0 as G
+    matches the data. Two axes, because KL runs to ~10 nats while G misses a mode and JS never passes 0.69."""
+    fig = curves.series_figure(c.history, ["Div/KL", "Div/JS"], title="Divergence of real and fake",
+                               y_title="KL (nats)", subtitle="30×30 histograms of the points' plane · lower is better",
+                               equilibrium={"Div/JS": JS_MAX}, smoothing=c.smoothing, max_points=c.max_points,
+                               changes=c.changes, height=340)
+    js = series_name("Div/JS")
+    for trace in fig.data:
+        if trace.name == js or (trace.name or "").startswith(f"equilibrium: {js}"):
+            trace.yaxis = "y2"
+    for note in fig.layout.annotations:
+        if (note.text or "").startswith("ln 2"):
+            note.yref = "y2"
+    # the series' names are long: the legend goes under the chart, clear of the subtitle and the axis name
+    return fig.update_layout(
+        yaxis2=dict(title=dict(text="JS (nats)", font=dict(color=series_color("Div/JS"))), overlaying="y", side="right",
+                    range=[0, JS_MAX[0] * 1.08], tick0=0, dtick=0.2, tickformat=".1f", showgrid=False, zeroline=False,
+                    tickfont=dict(color=series_color("Div/JS"))),
+        yaxis=dict(rangemode="tozero"), legend=dict(x=0, xanchor="left", y=-0.3, yanchor="top"), margin=dict(b=95, r=60))
 
 
 CHARTS: Registry[Chart] = Registry("chart")  # the name is the figure cache's name and the key `chart_<name>`
@@ -92,6 +118,8 @@ CHARTS.add("dout", Chart(("D/real", "D/fake"), lambda c: curves.d_output_figure(
     c.history, equilibrium=c.equilibrium, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes),
     shows=always),
     "D's mean verdict on real and on fake: who is winning the game")
+CHARTS.add("div", Chart(("Div/KL", "Div/JS"), lambda c: divergence_figure(c)),
+           "KL and JS between 30×30 histograms of real and fake points (GAN Lab's grid metric), for point runs")
 CHARTS.add("grad", Chart(("Grad/D", "Grad/G"), lambda c: curves.grad_norm_figure(
     c.history, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes), shows=always),
     "Gradient norms: exploding or vanishing gradients show here before the losses move")
@@ -107,9 +135,10 @@ CHARTS.add("pen", Chart(("Penalty/GP", "Penalty/R1"), lambda c: curves.penalty_f
 
 def metric_chart(key: str) -> Chart:
     """A quality metric over the eval ticks, with its total (from the series table) as a dashed line."""
-    total_key = series_info(key).total
+    total_key, floor_key = series_info(key).total, series_info(key).floor
     return Chart((key,), lambda c: curves.metric_figure(
-        c.history, key, total=c.totals.get(total_key) if total_key else None, max_points=c.max_points),
+        c.history, key, total=c.totals.get(total_key) if total_key else None,
+        floor=c.totals.get(floor_key) if floor_key else None, max_points=c.max_points),
         section="quality", every_tick=False)
 
 
@@ -118,7 +147,13 @@ for _key, _why in (
         ("Metric/class_coverage", "Labelled images: classes G makes at a fair rate; a fall is mode collapse"),
         ("Metric/high_quality_rate", "Mixtures: the share of samples within 3 std of a mode"),
         ("Metric/spread", "Mixtures: how wide G's modes are against the data's (1 is right)"),
-        ("Metric/fd", "Labelled images: Fréchet distance in the dataset classifier's features"),
+        ("Metric/fd", "Labelled images: Fréchet distance in the dataset classifier's features, beside its real floor"),
+        ("Metric/precision", "Labelled images: the share of fakes inside the real data's k-NN manifold (fidelity)"),
+        ("Metric/recall", "Labelled images: the share of real images inside the fakes' k-NN manifold (diversity)"),
+        ("Metric/density", "Labelled images: how crowded real neighbourhoods are with fakes (1 = as real data)"),
+        ("Metric/coverage", "Labelled images: the share of real neighbourhoods holding a fake: falls with collapse"),
+        ("Metric/sliced_wasserstein", "Point data: sliced Wasserstein distance to held-out points, beside its floor"),
+        ("Metric/energy_distance", "Point data: energy distance to held-out points, beside its floor"),
         ("Metric/w2_distance", "One Gaussian: W2 distance between G's Gaussian fit and the data's"),
         ("Metric/pattern_match_rate", "1010 pattern: the share of samples that read high-low-high-low"),
         ("Metric/pattern_exact_rate", "1010 pattern: the share of samples inside the data's own ranges")):
@@ -141,7 +176,13 @@ NOT_CHARTED: Mapping[str, str] = {
     "Metric/frechet_distance": "the square of the W2 distance, which is charted",
     "Metric/mean_confidence": "how readable fakes are to the classifier: the feature distance and class "
                               "coverage say more; in metrics.jsonl",
-    "Metric/fd_real_split": "the feature distance's floor on real data, " + _SAME_EVERY_EVAL,
+    "Metric/hist_kl": "the Div chart draws the same histogram KL at every tick, not only at evaluations",
+    "Metric/hist_js": "the Div chart draws the same histogram JS at every tick, not only at evaluations",
+    "Metric/hist_kl_floor": "the histogram KL's floor on real data, " + _SAME_EVERY_EVAL,
+    "Metric/hist_js_floor": "the histogram JS's floor on real data, " + _SAME_EVERY_EVAL,
+    "Metric/n_fake": "how many fakes were scored, " + _SAME_EVERY_EVAL,
+    "Metric/n_held_out": "how many held-out points were scored against, " + _SAME_EVERY_EVAL,
+    "Metric/n_reference": "how many training points the floors use, " + _SAME_EVERY_EVAL,
     "Metric/classifier_accuracy": "the scoring classifier's accuracy, " + _SAME_EVERY_EVAL,
     "Metric/real_mean_confidence": "the classifier's confidence on real images, " + _SAME_EVERY_EVAL,
     "Metric/coverage_min_share": "the class coverage threshold, " + _SAME_EVERY_EVAL,

@@ -234,11 +234,12 @@ def recipe_figure(history: History, *, changes: Sequence[RecipeChange] = (), max
     return fig
 
 
-def metric_figure(history: History, key: str, *, total: float | None = None,
+def metric_figure(history: History, key: str, *, total: float | None = None, floor: float | None = None,
                   title: str | None = None, higher_is_better: bool | None = None,
                   drop_tolerance: float = 0.05, max_points: int = 2000,
                   height: int | None = 300) -> go.Figure:
-    """A quality metric over time; the total as a dashed line; drops from the best shaded red.
+    """A quality metric over time; the total, and the real-vs-real floor, as dashed lines; drops from the best
+    shaded red. The floor is what two real samples of this size score: a G at it cannot be told from the data.
 
     A drop counts when the value falls below its best so far by more than drop_tolerance
     times the scale (the total, else the best value): on mode coverage it flags mode collapse.
@@ -267,6 +268,8 @@ def metric_figure(history: History, key: str, *, total: float | None = None,
         _add_hline(fig, total, f"total = {total:g}", NEUTRAL, x0, x1, name="total")
     if target is not None:
         _add_hline(fig, target[0], target[1], NEUTRAL, x0, x1, name="target")
+    if floor is not None and math.isfinite(floor):
+        _add_hline(fig, floor, f"real vs real = {floor:.3g}", NEUTRAL, x0, x1, name="real-vs-real floor")
     subtitle = "closer to the line is better" if target else "" if better_up else "lower is better"
     fig = curve_layout(fig, title=title or name[:1].upper() + name[1:], subtitle=subtitle, y_title=name,
                  height=height, x_max=x1)

@@ -147,3 +147,97 @@ def labelled_strip(tiles: Sequence[np.ndarray], labels: Sequence[str] = (), *, t
 def labelled_strip_png(tiles: Sequence[np.ndarray], labels: Sequence[str] = (), **kwargs) -> bytes:
     """`labelled_strip` as PNG bytes, for a download button."""
     return grid_png_bytes(labelled_strip(tiles, labels, **kwargs))
+
+
+# ---------------------------------------------------------------- the game's replay as a GIF
+
+def _hex_rgb(color: str) -> tuple[int, int, int]:
+    h = color.lstrip("#")
+    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def _surface_rgb(surface, xs_px: np.ndarray, ys_px: np.ndarray) -> np.ndarray:
+    """D's surface under every pixel (nearest grid value), in the page's diverging scale; white off the grid."""
+    from .style import SURFACE_SCALE
+
+    xs, ys = np.asarray(surface["xs"], float), np.asarray(surface["ys"], float)
+    z = np.asarray(surface["z"], float)
+    finite = z[np.isfinite(z)]
+    prob = bool(surface.get("probability", finite.size and finite.min() >= 0 and finite.max() <= 1))
+    lo, hi = (0.0, 1.0) if prob or not finite.size else (float(finite.min()), float(finite.max()))
+    t = np.clip((np.nan_to_num(z, nan=(lo + hi) / 2) - lo) / max(hi - lo, 1e-12), 0, 1)
+    ix = np.rint(np.interp(xs_px, xs, np.arange(len(xs)), left=-1, right=-1)).astype(int)
+    iy = np.rint(np.interp(ys_px, ys, np.arange(len(ys)), left=-1, right=-1)).astype(int)
+    stops = np.array([s for s, _ in SURFACE_SCALE])
+    colors = np.array([_hex_rgb(c) for _, c in SURFACE_SCALE], float)
+    tt = t[np.clip(iy, 0, None)[:, None], np.clip(ix, 0, None)[None, :]]
+    rgb = np.stack([np.interp(tt, stops, colors[:, k]) for k in range(3)], -1)
+    rgb[(iy < 0)[:, None] | (ix < 0)[None, :]] = 255.0
+    return rgb.astype(np.uint8)
+
+
+def game_image(frame, *, arrows: bool = True, manifold: bool = True, ranges=None, arrow_scale=None,
+               size: int = 420, label: str = "") -> np.ndarray:
+    """One game frame drawn with Pillow as the page's figure draws it (surface, manifold, points, arrows),
+    square, equal aspect, its step (or `label`) written in the corner: a GIF frame without a browser."""
+    from PIL import Image, ImageDraw
+
+    from . import game
+    from .style import ARROW, FAKE, MANIFOLD, REAL
+
+    xr, yr = ranges or game.frame_ranges(frame)
+    half = max(xr[1] - xr[0], yr[1] - yr[0]) / 2  # a square window around the ranges' centre: equal aspect
+    cx, cy = (xr[0] + xr[1]) / 2, (yr[0] + yr[1]) / 2
+    x0, y0, span = cx - half, cy - half, 2 * half
+
+    def px(p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, float).reshape(-1, 2)
+        return np.stack([(p[:, 0] - x0) / span * size, (1 - (p[:, 1] - y0) / span) * size], 1)
+
+    centres = x0 + (np.arange(size) + 0.5) / size * span
+    surface = frame.get("surface")
+    base = (_surface_rgb(surface, centres, centres[::-1]) if surface is not None
+            else np.full((size, size, 3), 255, np.uint8))
+    canvas = Image.fromarray(base).convert("RGBA")
+    if manifold and frame.get("manifold") is not None:
+        layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
+        cells = game.manifold_cells(frame["manifold"])
+        r, g, b = _hex_rgb(MANIFOLD)
+        for corners, band in zip(cells.corners, cells.bands):
+            draw.polygon([tuple(q) for q in px(corners)], fill=(r, g, b, int(255 * game.band_opacity(int(band)))),
+                         outline=(r, g, b, 110))
+        canvas = Image.alpha_composite(canvas, layer)
+    draw = ImageDraw.Draw(canvas)
+    for key, color in (("real", REAL), ("fake", FAKE)):
+        pts = frame.get(key)
+        if pts is None:
+            continue
+        for x, y in px(np.asarray(pts)[: game.MAX_POINTS * 2: 2] if len(pts) > game.MAX_POINTS else pts):
+            if np.isfinite(x) and np.isfinite(y):
+                draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=_hex_rgb(color))
+    if arrows and frame.get("arrows") is not None:
+        geometry = game.arrow_geometry(frame, (xr, yr), scale=arrow_scale)
+        xs, ys = game.arrow_paths(geometry, xr[1] - xr[0])
+        path = px(np.stack([xs, ys], 1))
+        for a, b_ in zip(path[:-1], path[1:]):
+            if np.isfinite(a).all() and np.isfinite(b_).all():
+                draw.line((tuple(a), tuple(b_)), fill=_hex_rgb(ARROW), width=1)
+    text = label or f"step {int(frame.get('step', 0)):,}"
+    font = _font(15)
+    left, top, right, bottom = draw.textbbox((6, 4), text, font=font)
+    draw.rectangle((left - 3, top - 2, right + 3, bottom + 2), fill=(255, 255, 255))
+    draw.text((6, 4), text, fill=(17, 24, 39), font=font)
+    return np.asarray(canvas.convert("RGB"))
+
+
+def game_gif(frames, *, arrows: bool = True, manifold: bool = True, size: int = 420, duration_ms: int = 200) -> bytes:
+    """The replay as an animated GIF: every frame on the same axes and the same arrow scale, so motion is motion."""
+    from . import game
+
+    frames = list(frames)
+    if not frames:
+        raise ValueError("a replay GIF needs at least one frame")
+    ranges, scale = game.shared_view(frames)
+    return gif_bytes([game_image(f, arrows=arrows, manifold=manifold, ranges=ranges, arrow_scale=scale, size=size)
+                      for f in frames], duration_ms=duration_ms)

@@ -26,21 +26,21 @@ def _as_xy(a) -> np.ndarray:
     return p
 
 
-def _points(a, max_points: int) -> np.ndarray:
+def finite_points(a, max_points: int) -> np.ndarray:
     """(N, 2) finite float rows, strided down to at most max_points."""
     p = _as_xy(a)
     p = p[np.isfinite(p).all(1)]
     return p[:: -(-len(p) // max_points)] if len(p) > max_points else p
 
 
-def _ranges(*sets: np.ndarray, pad: float = 0.08) -> tuple[list[float], list[float]]:
+def ranges_of(*sets: np.ndarray, pad: float = 0.08) -> tuple[list[float], list[float]]:
     pts = np.concatenate([s for s in sets if s.size] or [np.array([[-1.0, -1.0], [1.0, 1.0]])])
     lo, hi = pts.min(0), pts.max(0)
     margin = np.maximum((hi - lo) * pad, 0.1)
     return [lo[0] - margin[0], hi[0] + margin[0]], [lo[1] - margin[1], hi[1] + margin[1]]
 
 
-def _surface_traces(surface: Mapping) -> list:
+def surface_traces(surface: Mapping) -> list:
     """D's output on a grid as a heatmap (diverging around 0.5 for probabilities) + the 0.5 contour."""
     xs, ys = np.asarray(surface["xs"], float), np.asarray(surface["ys"], float)
     z = np.asarray(surface["z"], float)  # (gy, gx)
@@ -60,7 +60,7 @@ def _surface_traces(surface: Mapping) -> list:
     return traces
 
 
-def _point_layout(fig: go.Figure, title: str, xr, yr, height: int | None) -> go.Figure:
+def point_layout(fig: go.Figure, title: str, xr, yr, height: int | None) -> go.Figure:
     fig.update_layout(template=template(), height=height, font=dict(size=12),
                       title=title_layout(title),
                       margin=dict(l=40, r=20, t=56, b=40), hovermode="closest",
@@ -77,8 +77,8 @@ def points_figure(real, fake, *, surface: Mapping | None = None, title: str = "R
 
     surface = {"xs": (gx,), "ys": (gy,), "z": (gy, gx), "label": "D(x) probability"}.
     """
-    r, f = _points(real, max_points), _points(fake, max_points)
-    fig = go.Figure(_surface_traces(surface) if surface is not None else [])
+    r, f = finite_points(real, max_points), finite_points(fake, max_points)
+    fig = go.Figure(surface_traces(surface) if surface is not None else [])
     for pts, name, color, edge in ((r, "real", REAL, "#14532d"), (f, "fake", FAKE, "#3b0764")):
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name,
                                  marker=dict(color=color, size=5, opacity=0.7,
@@ -88,15 +88,15 @@ def points_figure(real, fake, *, surface: Mapping | None = None, title: str = "R
     if surface is not None and not (r.size or f.size):
         xs, ys = np.asarray(surface["xs"], float), np.asarray(surface["ys"], float)
         sets = [np.array([[xs.min(), ys.min()], [xs.max(), ys.max()]])]
-    xr, yr = _ranges(*sets)
-    return _point_layout(fig, title, xr, yr, height)
+    xr, yr = ranges_of(*sets)
+    return point_layout(fig, title, xr, yr, height)
 
 
 def points_path_figure(points, *, real=None, labels: Sequence[str] | None = None,
                        title: str = "Latent path", height: int | None = 480) -> go.Figure:
     """An ordered path of generated 2-D points (e.g. an interpolation), start and end marked."""
     p = _as_xy(points)
-    r = _points(real, 3000)
+    r = finite_points(real, 3000)
     text = list(labels) if labels is not None else [f"#{i}" for i in range(len(p))]
     fig = go.Figure()
     if r.size:
@@ -111,8 +111,8 @@ def points_path_figure(points, *, real=None, labels: Sequence[str] | None = None
                                      text=[name], textposition="top center",
                                      marker=dict(color="#111827", size=13, symbol=symbol),
                                      hovertemplate=f"{name} {text[i]}<extra></extra>"))
-    xr, yr = _ranges(p[np.isfinite(p).all(1)], r)
-    return _point_layout(fig, title, xr, yr, height)
+    xr, yr = ranges_of(p[np.isfinite(p).all(1)], r)
+    return point_layout(fig, title, xr, yr, height)
 
 
 def vector_figure(samples, *, target: Sequence[float] | None = None, real=None,

@@ -24,6 +24,8 @@ WARN = "#dc2626"  # red: regressions such as mode collapse
 CHANGE = "#b45309"  # amber: a live change of the recipe (lr, k), a vertical line on every training curve
 RUN_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#db2777",
               "#ca8a04", "#4b5563", "#65a30d", "#7c3aed")  # overlay: one per run
+ARROW = "#be185d"  # G's gradient arrows on the fake points (dark pink: reads over both surface colours)
+MANIFOLD = FAKE  # G's manifold: the latent grid's cells pushed through G, shaded by density
 # D's decision surface: fake-looking regions purple, real-looking green, undecided white.
 SURFACE_SCALE = [[0.0, "#d8b4fe"], [0.5, "#ffffff"], [1.0, "#86efac"]]
 
@@ -37,6 +39,7 @@ class Series:
     lower_is_better: bool = False  # metrics: a fall is good news, not a drop to flag
     target: Optional[tuple[float, str]] = None  # a right value rather than a direction: (value, label)
     total: Optional[str] = None  # record key of the count this one is out of: a dashed line; a drop warns
+    floor: Optional[str] = None  # record key of the same metric between two real sets: what a perfect G scores
 
 
 SERIES: Mapping[str, Series] = {
@@ -53,13 +56,28 @@ SERIES: Mapping[str, Series] = {
     "LR/D": Series("lr D", D_COLOR),  # the learning rates in use (the schedule's factor included)
     "LR/G": Series("lr G", G_COLOR),
     "k": Series("k", "#0f766e"),  # D steps per G step (the recipe chart's right axis says so)
+    # GAN Lab's grid metric: real and fake 2-D points (the game's plane) in 30x30 histograms, natural log
+    "Div/KL": Series("KL(real ‖ fake), 30×30 histogram", FAKE, lower_is_better=True),
+    "Div/JS": Series("JS(real, fake), 30×30 histogram", "#0891b2", lower_is_better=True),
     "Metric/modes_covered": Series("modes covered", REAL, total="Metric/modes_total"),
     "Metric/modes_total": Series("modes in the data", NEUTRAL),
     "Metric/class_coverage": Series("class coverage", REAL, total="Metric/classes_total"),
     "Metric/classes_total": Series("classes in the data", NEUTRAL),
     "Metric/high_quality_rate": Series("high-quality rate", REAL),
     "Metric/spread": Series("mode width / data's", REAL, target=(1.0, "data's width = 1")),
-    "Metric/fd": Series("feature distance", FAKE, lower_is_better=True),
+    "Metric/fd": Series("feature distance", FAKE, lower_is_better=True, floor="Metric/fd_real_split"),
+    # k-NN fidelity and diversity in the classifier's features (Kynkäänniemi et al. 2019, Naeem et al. 2020)
+    "Metric/precision": Series("precision (fidelity)", REAL),
+    "Metric/recall": Series("recall (diversity)", REAL),
+    "Metric/density": Series("density", REAL, target=(1.0, "real data's density = 1")),
+    "Metric/coverage": Series("coverage", REAL),
+    # any point data: distribution distances to held-out points, each beside its real-vs-real floor
+    "Metric/sliced_wasserstein": Series("sliced Wasserstein distance", FAKE, lower_is_better=True,
+                                        floor="Metric/sliced_wasserstein_floor"),
+    "Metric/energy_distance": Series("energy distance", FAKE, lower_is_better=True, floor="Metric/energy_distance_floor"),
+    "Metric/fd_real_split": Series("feature distance, real vs real", NEUTRAL),
+    "Metric/sliced_wasserstein_floor": Series("sliced Wasserstein, real vs real", NEUTRAL),
+    "Metric/energy_distance_floor": Series("energy distance, real vs real", NEUTRAL),
     "Metric/w2_distance": Series("W2 to the data's Gaussian", FAKE, lower_is_better=True),
     "Metric/pattern_match_rate": Series("1010 match rate", REAL),
     "Metric/pattern_exact_rate": Series("exact 1010 rate", REAL),
