@@ -16,7 +16,7 @@ from ganlab import cli
 from ganlab.config import RunConfig
 from ganlab.explore.game import game_frame
 from ganlab.session import RunSession
-from ganlab.store import GameFrames, Run, list_runs
+from ganlab.store import GameFrames, Run, list_runs, room
 from ganlab.store import game as game_store
 from ganlab.training import Trainer, train
 
@@ -209,7 +209,7 @@ def test_a_file_size_limit_skips_frames_quietly_instead_of_crashing_hdf5(tmp_pat
 def test_a_nearly_full_disk_leaves_its_room_to_the_runs_own_files(tmp_path, frames, monkeypatch):
     run = Run.create(tmp_path, CFG)
     run.append_game(10, frames[0])
-    monkeypatch.setattr(game_store, "_free_bytes", lambda folder: game_store.FREE_RESERVE + 1000)
+    monkeypatch.setattr(room, "free_bytes", lambda folder: game_store.FREE_RESERVE + 1000)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # skipped without a word
         run.append_game(20, frames[1])

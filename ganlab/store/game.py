@@ -22,47 +22,18 @@ import h5py
 import numpy as np
 
 from ..errors import is_disk_full
+from . import room
 from .files import file_lock
-
-try:
-    import resource
-except ImportError:  # Windows: no file-size limits to read
-    resource = None
 
 STATIC = ("real", "plane/origin", "plane/basis")  # the same in every frame of a run: stored once
 SERIES = "frames"  # the group of per-frame datasets
 META = "meta"  # the group whose attributes hold the frame's strings, flags and tuples
 
 
-# HDF5 does not survive a write the disk refuses: h5py raises, then crashes the process (SIGSEGV) closing the
-# file (samples.h5 does the same; measured under a file-size limit). So game.h5, the largest and least needed
-# file a point run appends (about 30 kB a frame), only writes a frame that fits with room to spare: below a
-# file-size limit, and leaving FREE_RESERVE on the disk to the files a run needs (stats, checkpoints). A frame
-# that does not fit is skipped without a word; the full disk is then met, and said, by those files.
+# game.h5 is the largest and least needed file a point run appends (about 30 kB a frame): a frame that does not
+# fit with FREE_RESERVE to spare (ganlab.store.room) is skipped without a word.
 GROW = 32  # rows a series dataset grows by at once; `steps` says how many are frames (the readers take its length)
-SLACK = 64 * 1024  # HDF5's own metadata for a new file or a grown chunk index, above the frame's bytes
 FREE_RESERVE = 16 * 2**20
-
-
-def _free_bytes(folder: Path) -> float:
-    try:
-        st = os.statvfs(folder)
-    except (AttributeError, OSError):  # no statvfs (Windows), or the folder is gone: the write will say
-        return float("inf")
-    return st.f_bavail * st.f_frsize
-
-
-def _has_room(path: Path, nbytes: int) -> bool:
-    """Would appending nbytes to path stay under the process's file-size limit and leave FREE_RESERVE free?"""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = 0
-    if resource is not None:
-        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        if soft != resource.RLIM_INFINITY and size + nbytes + SLACK > soft:
-            return False
-    return _free_bytes(path.parent) >= nbytes + SLACK + FREE_RESERVE
 
 
 class FrameMismatch(ValueError):
@@ -166,7 +137,8 @@ def _append(path: Path, step: int, frame: dict[str, Any]) -> None:
 
 def append_game(path: Path, step: int, frame: dict[str, Any]) -> None:
     """Append one frame at `step`; never fails the run (a skipped frame is a warning, except for want of room)."""
-    if not _has_room(path, sum(np.asarray(v).nbytes for v in _flatten(frame).values() if not isinstance(v, str))):
+    nbytes = sum(np.asarray(v).nbytes for v in _flatten(frame).values() if not isinstance(v, str))
+    if not room.has_room(path, nbytes, FREE_RESERVE):
         return
     for attempt in range(40):
         try:

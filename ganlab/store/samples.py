@@ -11,7 +11,14 @@ import h5py
 import numpy as np
 
 from ..errors import is_disk_full
+from . import room
 from .files import file_lock
+
+FREE_RESERVE = 2**20  # bytes a snapshot leaves free on the disk for stats and checkpoints (ganlab.store.room)
+# HDF5's metadata beyond a snapshot's bytes: ~15 kB for a new file, then a chunk per snapshot (uncompressed, so
+# exactly its bytes) and now and then a B-tree node; a sweep of file-size limits (tests/test_samples_store.py)
+# found no crash with these. Smaller than game.h5's: a ring8 run under a 30 kB limit keeps its snapshots.
+SLACK_NEW, SLACK_GROW = 16 * 1024, 8 * 1024
 
 
 # samples.h5 is appended in place (about 1.5 ms per snapshot, flat), not rewritten and replaced:
@@ -22,6 +29,11 @@ from .files import file_lock
 # aside (samples.h5.damaged) and starts a new one. Only the time-lapse is at stake, never the run.
 def append_samples(path: Path, step: int, samples: np.ndarray) -> None:
     """Append one fixed-z snapshot; images as uint8, points as float32. Never fails the run."""
+    slack = SLACK_GROW if path.exists() else SLACK_NEW
+    if not room.has_room(path, samples.nbytes, FREE_RESERVE, slack):  # HDF5 would crash on the refused write
+        warnings.warn(f"{path}: the snapshot of step {step} was skipped (no room for it under the disk's free "
+                      f"space or the process's file-size limit)", stacklevel=2)
+        return
     for attempt in range(40):
         try:
             with file_lock(path):
