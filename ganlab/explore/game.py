@@ -41,7 +41,7 @@ def _dim(trainer: Trainer) -> int:
 
 
 @contextmanager
-def _eval(module: torch.nn.Module):
+def eval_mode(module: torch.nn.Module):
     """The module in eval mode for the block: BatchNorm reads its running stats, spectral norm does not iterate."""
     was = module.training
     module.eval()
@@ -117,7 +117,7 @@ def d_surface(trainer: Trainer, pts: np.ndarray, plane: Optional[dict[str, Any]]
     if plane is not None:
         grid = lift(grid, plane)
     x = torch.from_numpy(grid).to(trainer.device).view(-1, *trainer.spec.shape)
-    with _eval(trainer.D) as d:
+    with eval_mode(trainer.D) as d:
         z = d_prob(trainer.loss, d(x).float()).reshape(GRID, GRID).cpu().numpy()
     return {"xs": xs, "ys": ys, "z": z, "label": trainer.loss.d_label, "probability": trainer.loss.to_prob}
 
@@ -134,7 +134,7 @@ def _judge(trainer: Trainer, fake: torch.Tensor, fake_y, real: Optional[torch.Te
     """
     leaf = fake.detach().float().clone().requires_grad_(True)
     params = [p for p in trainer.D.parameters() if p.requires_grad]
-    with _eval(trainer.D) as d:
+    with eval_mode(trainer.D) as d:
         for p in params:
             p.requires_grad_(False)
         try:

@@ -7,7 +7,6 @@ in a sentence, with each loss before → after.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -17,7 +16,7 @@ import torch
 from ..data import to_unit
 from ..game.losses import d_prob
 from ..training import Trainer
-from .game import game_frame, has_game, lift
+from .game import eval_mode, game_frame, has_game, lift
 
 STILL = 1e-12  # a change at most this large is no change: frames of an unchanged net are bit-identical
 
@@ -37,17 +36,6 @@ class StepView:
 
 
 # ------------------------------------------------------------------ frames
-@contextmanager
-def _eval(module: torch.nn.Module):
-    """The module in eval mode for the block, so judging with it moves no batch-norm or spectral-norm state."""
-    was = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was)
-
-
 def step_frame(trainer: Trainer, like: Optional[dict] = None) -> dict[str, Any]:
     """The frame a manual step shows; like: the before frame, whose grid the after frame's surface is read on
     (a grid that follows the points would make an unchanged D look moved). Changes nothing in the trainer."""
@@ -67,7 +55,7 @@ def surface_on(trainer: Trainer, xs: np.ndarray, ys: np.ndarray, plane: dict[str
     gx, gy = np.meshgrid(xs, ys)
     pts = lift(np.stack([gx.ravel(), gy.ravel()], 1), plane)
     x = torch.from_numpy(pts).to(trainer.device).view(-1, *trainer.spec.shape)
-    with _eval(trainer.D) as d:
+    with eval_mode(trainer.D) as d:
         out = d_prob(trainer.loss, d(x).float())
     return out.reshape(len(ys), len(xs)).cpu().numpy()
 
@@ -84,7 +72,7 @@ def plain_frame(trainer: Trainer) -> dict[str, Any]:
         real_y = real_y if trainer.num_classes else None
         n = min(len(real), len(fake))
         fake_y = None if trainer.fixed_y is None else trainer.fixed_y[:n]
-        with _eval(trainer.D) as d:
+        with eval_mode(trainer.D) as d:
             real_out, fake_out = d(real[:n], None if real_y is None else real_y[:n]).float(), d(fake[:n], fake_y).float()
         d_loss = trainer.loss.d_loss(real_out, fake_out, margin=trainer.cfg.margin, real_x=real[:n].float(),
                                      fake_x=fake[:n].float())

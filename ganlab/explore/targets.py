@@ -65,22 +65,26 @@ def targets_from_npy(path: str | os.PathLike, spec: DataSpec) -> np.ndarray:
     return check_targets(np.asarray(x), spec, str(path))
 
 
-def image_from_bytes(data: bytes, name: str, spec: DataSpec) -> np.ndarray:
-    """One encoded image (PNG, JPEG, ...) as (C, H, W) float32 in [0, 1] at the run's size and channels."""
+def image_from_bytes(data: bytes, name: str, spec: DataSpec, *, ask: str = "give",
+                     points_hint: str = "give an .npy of (N, D) points") -> np.ndarray:
+    """One encoded image (PNG, JPEG, ...) as (C, H, W) float32 in [0, 1] at the run's size and channels.
+
+    ask: the verb the error sentences use ("give" on the CLI, "upload" on the page); points_hint: what a point
+    run takes instead."""
     from PIL import Image
 
     from ..data.pack.decode import decode_image
     from ..data.pack.options import PackOptions
 
     if spec.kind != "images":
-        raise DataError("this run makes points, not images: give an .npy of (N, D) points")
+        raise DataError(f"this run makes points, not images: {points_hint}")
     c, h, w = spec.shape
     try:
         pixels = decode_image(data, PackOptions(size=h, channels=c, crop="center"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(f"{name} has too many pixels to open safely; give a smaller image") from None
+        raise DataError(f"{name} has too many pixels to open safely; {ask} a smaller image") from None
     except Exception:  # noqa: BLE001 - untrusted bytes: Pillow raises many kinds, each is "not an image"
-        raise DataError(f"{name} is not an image ganlab can read; give a PNG or JPEG file") from None
+        raise DataError(f"{name} is not an image ganlab can read; {ask} a PNG or JPEG file") from None
     if pixels.shape[1:] != (h, w):  # a non-square run: squash the square crop to its shape
         im = Image.fromarray(pixels.transpose(1, 2, 0).squeeze()).resize((w, h))
         pixels = np.asarray(im)

@@ -21,6 +21,7 @@ from ..data.base import DataSpec
 from ..data.overview import DatasetOverview, dataset_overview
 from ..errors import DataError, UsageError
 from ..explore.explorer import Explorer, load_generator, parse_seed
+from ..explore.targets import image_from_bytes
 from ..explore.truncation import PSI_RANGE  # 0: every z is the mean latent, 1: the prior, > 1 exaggerates
 from ..store import Run, RunError
 from ..viz import images
@@ -300,27 +301,10 @@ def latent_vector(ex: Explorer, ref: LatentRef) -> torch.Tensor:
 def target_from_upload(data: bytes, name: str, spec: DataSpec) -> np.ndarray:
     """An uploaded PNG/JPEG as the run's images see it: (1, C, H, W) floats in [0, 1], centre-cropped and
     resized with Pillow; a DataError with a sentence for anything else (never a traceback)."""
-    from PIL import Image
-
-    from ..data.pack.decode import decode_image
-    from ..data.pack.options import PackOptions
-
-    if spec.kind != "images":
-        raise DataError("this run makes points, not images: type or click a point instead")
-    if len(data) > MAX_UPLOAD_BYTES:
+    if spec.kind == "images" and len(data) > MAX_UPLOAD_BYTES:
         raise DataError(f"{literal(name)} is {len(data) / 2**20:.0f} MB; upload an image under "
                         f"{MAX_UPLOAD_BYTES // 2**20} MB")
-    c, h, w = spec.shape
-    try:
-        pixels = decode_image(data, PackOptions(size=h, channels=c, crop="center"))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(f"{literal(name)} has too many pixels to open safely; upload a smaller image") from None
-    except Exception:  # noqa: BLE001 - untrusted bytes: Pillow raises many kinds, each is "not an image"
-        raise DataError(f"{literal(name)} is not an image ganlab can read; upload a PNG or JPEG file") from None
-    if pixels.shape[1:] != (h, w):  # non-square runs: squash the square crop to the run's shape
-        pixels = np.asarray(Image.fromarray(pixels.transpose(1, 2, 0).squeeze()).resize((w, h)))
-        pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-    return (pixels.astype(np.float32) / 255.0)[None]
+    return image_from_bytes(data, literal(name), spec, ask="upload", points_hint="type or click a point instead")[None]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the run's dataset…")

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .points import as_xy, finite_points, point_layout, ranges_of
 from .style import NEUTRAL, REAL, RUN_COLORS, WARN, template, title_layout
 
 # what each truncation_sweep key means on the chart: (legend name, colour); the order is the legend's
@@ -25,40 +26,6 @@ SWEEP_SERIES: Mapping[str, tuple[str, str]] = {
 # the distance on the right axis, lower is better: the classifier's FD for image runs, the modes' KL for mixtures
 SWEEP_DISTANCES: Mapping[str, str] = {"fd": "FD (lower is better)", "reverse_kl": "reverse KL of the modes (lower is better)"}
 
-def _as_xy(a) -> np.ndarray:
-    """An (N, 2) float array; None or empty -> (0, 2)."""
-    p = np.zeros((0, 2)) if a is None else np.asarray(a, dtype=float)
-    if p.size == 0:
-        return np.zeros((0, 2))
-    if p.ndim != 2 or p.shape[1] != 2:
-        raise ValueError(f"expected 2-D points of shape (N, 2), got {p.shape}")
-    return p
-
-
-def _points(a, max_points: int) -> np.ndarray:
-    """(N, 2) finite rows, strided down to at most max_points."""
-    p = _as_xy(a)
-    p = p[np.isfinite(p).all(1)]
-    return p[:: -(-len(p) // max_points)] if len(p) > max_points else p
-
-
-def _ranges(*sets: np.ndarray, pad: float = 0.08) -> tuple[list[float], list[float]]:
-    pts = np.concatenate([s for s in sets if s.size] or [np.array([[-1.0, -1.0], [1.0, 1.0]])])
-    lo, hi = pts.min(0), pts.max(0)
-    margin = np.maximum((hi - lo) * pad, 0.1)
-    return [lo[0] - margin[0], hi[0] + margin[0]], [lo[1] - margin[1], hi[1] + margin[1]]
-
-
-def _point_layout(fig: go.Figure, title: str, xr, yr, height: Optional[int]) -> go.Figure:
-    """Equal aspect, as every point chart of ganlab.viz.points: a ring must look like a ring."""
-    fig.update_layout(template=template(), height=height, font=dict(size=12), title=title_layout(title),
-                      margin=dict(l=40, r=20, t=56, b=40), hovermode="closest",
-                      legend=dict(orientation="h", x=0, y=-0.08, yanchor="top"), uirevision=title)
-    fig.update_xaxes(range=xr, zeroline=False, constrain="domain")
-    fig.update_yaxes(range=yr, zeroline=False, scaleanchor="x", scaleratio=1, constrain="domain")
-    return fig
-
-
 def direction_paths_figure(real, paths: Sequence[np.ndarray], names: Sequence[str], *, title: str,
                            scores: Sequence[str] = (), height: Optional[int] = 520) -> go.Figure:
     """Each direction as the path G draws from the start latent along it, over the real points.
@@ -66,8 +33,8 @@ def direction_paths_figure(real, paths: Sequence[np.ndarray], names: Sequence[st
     paths[i]: (steps, 2) samples at evenly spaced steps, the start latent's sample in the middle row;
     every path shares that start, drawn once as a black diamond; an arrow head marks each path's + end.
     """
-    r = _points(real, 3000)
-    ps = [_as_xy(p) for p in paths]
+    r = finite_points(real, 3000)
+    ps = [as_xy(p) for p in paths]
     if len(names) != len(ps):
         raise ValueError(f"{len(names)} names for {len(ps)} paths")
     fig = go.Figure()
@@ -91,8 +58,8 @@ def direction_paths_figure(real, paths: Sequence[np.ndarray], names: Sequence[st
                                  textposition="top center", marker=dict(color="#111827", size=13, symbol="diamond"),
                                  hovertemplate="start: (%{x:.2f}, %{y:.2f})<extra></extra>"))
     finite = [p[np.isfinite(p).all(1)] for p in ps]
-    xr, yr = _ranges(r, *finite)
-    return _point_layout(fig, title, xr, yr, height)
+    xr, yr = ranges_of(r, *finite)
+    return point_layout(fig, title, xr, yr, height)
 
 
 def truncation_figure(rows: Sequence[Mapping], *, title: str = "Fidelity vs diversity",
@@ -142,8 +109,8 @@ def truncation_figure(rows: Sequence[Mapping], *, title: str = "Fidelity vs dive
 def click_grid(real, n: int = 41, pad: float = 0.15) -> np.ndarray:
     """(n*n, 2) points evenly covering the data's box: a click on a faint grid point is a click 'anywhere'
     (Plotly selections only report points of a trace)."""
-    r = _points(real, 3000)
-    xr, yr = _ranges(r, pad=pad)
+    r = finite_points(real, 3000)
+    xr, yr = ranges_of(r, pad=pad)
     gx, gy = np.meshgrid(np.linspace(*xr, n), np.linspace(*yr, n))
     return np.stack([gx.ravel(), gy.ravel()], 1)
 
@@ -151,7 +118,7 @@ def click_grid(real, n: int = 41, pad: float = 0.15) -> np.ndarray:
 def projection_points_figure(real, *, target=None, recon=None, title: str, height: Optional[int] = 480) -> go.Figure:
     """2-D projection: the real points and a faint click grid (both selectable), the target point and G's
     reconstruction of it, with a line from one to the other."""
-    r = _points(real, 3000)
+    r = finite_points(real, 3000)
     grid = click_grid(r)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click anywhere",
@@ -161,7 +128,7 @@ def projection_points_figure(real, *, target=None, recon=None, title: str, heigh
         fig.add_trace(go.Scatter(x=r[:, 0], y=r[:, 1], mode="markers", name="real data",
                                  marker=dict(color=REAL, size=5, opacity=0.35),
                                  hovertemplate="real (%{x:.2f}, %{y:.2f})<extra></extra>"))
-    t, q = _as_xy(target), _as_xy(recon)
+    t, q = as_xy(target), as_xy(recon)
     if t.size and q.size:
         fig.add_trace(go.Scatter(x=[t[0, 0], q[0, 0]], y=[t[0, 1], q[0, 1]], mode="lines", showlegend=False,
                                  line=dict(color=NEUTRAL, width=1.5, dash="dot"), hoverinfo="skip"))
@@ -170,7 +137,7 @@ def projection_points_figure(real, *, target=None, recon=None, title: str, heigh
             fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name,
                                      marker=dict(color=color, size=15, symbol=symbol, line=dict(color="white", width=1)),
                                      hovertemplate=f"{name} (%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
-    xr, yr = _ranges(r, grid, t, q)
-    fig = _point_layout(fig, title, xr, yr, height)
+    xr, yr = ranges_of(r, grid, t, q)
+    fig = point_layout(fig, title, xr, yr, height)
     fig.update_layout(clickmode="event+select", dragmode="pan")
     return fig

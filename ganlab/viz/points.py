@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 from .style import FAKE, NEUTRAL, REAL, SURFACE_SCALE, template, title_layout
 
 
-def _as_xy(a) -> np.ndarray:
+def as_xy(a) -> np.ndarray:
     """An (N, 2) float array; None or empty -> (0, 2); anything else is a caller's mistake."""
     p = np.zeros((0, 2)) if a is None else np.asarray(a, dtype=float)
     if p.size == 0:
@@ -28,7 +28,7 @@ def _as_xy(a) -> np.ndarray:
 
 def finite_points(a, max_points: int) -> np.ndarray:
     """(N, 2) finite float rows, strided down to at most max_points."""
-    p = _as_xy(a)
+    p = as_xy(a)
     p = p[np.isfinite(p).all(1)]
     return p[:: -(-len(p) // max_points)] if len(p) > max_points else p
 
@@ -95,7 +95,7 @@ def points_figure(real, fake, *, surface: Mapping | None = None, title: str = "R
 def points_path_figure(points, *, real=None, labels: Sequence[str] | None = None,
                        title: str = "Latent path", height: int | None = 480) -> go.Figure:
     """An ordered path of generated 2-D points (e.g. an interpolation), start and end marked."""
-    p = _as_xy(points)
+    p = as_xy(points)
     r = finite_points(real, 3000)
     text = list(labels) if labels is not None else [f"#{i}" for i in range(len(p))]
     fig = go.Figure()
