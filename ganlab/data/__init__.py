@@ -1,5 +1,6 @@
-"""Datasets: a registry of named loaders, `hdf5:<path>` files packed by `ganlab pack`, and `points:<file>`
-point sets of a person's own (.csv or .npy, drawn or uploaded on the Data page; see `points`).
+"""Datasets: a registry of named loaders, `hdf5:<path>` files packed by `ganlab pack`, `points:<file>`
+point sets of a person's own (.csv or .npy, drawn or uploaded on the Data page; see `points`), and parametric
+point families such as `ring:12` or `grid:3x4` (see `families`).
 
 Each entry carries its own facts: its spec, whether it needs files, which metric family scores
 it (`ganlab.evaluation.evaluate.METRIC_FAMILIES`), and a target pattern where its samples have one.
@@ -15,6 +16,7 @@ from ..paths import data_root
 from ..registry import Registry
 from . import images, mixtures
 from .base import DataError, Dataset, DataSpec, TensorDataset, to_storage, to_unit
+from .families import FAMILIES, families_help, parse_family
 from .points import POINTS_PREFIX, is_points, load_points, points_path, read_points_spec
 
 HDF5_PREFIX = "hdf5:"
@@ -68,14 +70,17 @@ def dataset_spec(name: str, root=None) -> DataSpec:
         return read_spec(hdf5_path(name, root))
     if is_points(name):
         return read_points_spec(points_path(name, root))
+    family = parse_family(name) if name not in DATASETS else None
+    if family is not None:
+        return family.spec
     if name not in DATASETS:
         raise _unknown(name)
     return DATASETS.get(name).spec
 
 
 def _unknown(name: str) -> DataError:
-    return DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, or hdf5:<file>, "
-                     f"or {POINTS_PREFIX}<file.csv or .npy>")
+    return DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, a point family "
+                     f"({families_help()}), hdf5:<file>, or {POINTS_PREFIX}<file.csv or .npy>")
 
 
 def metric_family(name: str, spec: DataSpec) -> str:
@@ -83,7 +88,11 @@ def metric_family(name: str, spec: DataSpec) -> str:
     distribution metrics ("points") for any point data that names no family of its own."""
     if is_hdf5(name):
         return "classifier" if spec.kind == "images" and spec.num_classes >= 2 else ""
-    own = DATASETS.get(name).metrics if name in DATASETS else ""
+    if name in DATASETS:
+        own = DATASETS.get(name).metrics
+    else:
+        family = parse_family(name)
+        own = family.metrics if family is not None else ""
     return own or ("points" if spec.kind == "points" else "")
 
 
@@ -109,10 +118,14 @@ def load_dataset(name: str, device, *, seed: int = 0, root=None, download: bool 
         return load_hdf5(hdf5_path(name, root), device)
     if is_points(name):
         return load_points(name, device, root=root)
+    family = parse_family(name) if name not in DATASETS else None
+    if family is not None:
+        return family.load(name, device, seed=seed)
     if name not in DATASETS:
         raise _unknown(name)
     return DATASETS.get(name).load(device, seed=seed, root=data_root(root), download=download)
 
 
-__all__ = ["DATASETS", "POINTS_PREFIX", "DataError", "DataSpec", "Dataset", "TensorDataset", "dataset_spec", "hdf5_path",
-           "is_hdf5", "is_points", "load_dataset", "metric_family", "points_path", "target_of", "to_storage", "to_unit"]
+__all__ = ["DATASETS", "FAMILIES", "POINTS_PREFIX", "DataError", "DataSpec", "Dataset", "TensorDataset", "dataset_spec",
+           "hdf5_path", "is_hdf5", "is_points", "load_dataset", "metric_family", "parse_family", "points_path", "target_of",
+           "to_storage", "to_unit"]

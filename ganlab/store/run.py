@@ -47,7 +47,8 @@ def run_name(n: int, cfg: RunConfig) -> str:
 
     The preset is left out where it only repeats the dataset, arch or loss (ring8, dcgan, wgan, ...).
     """
-    data = _safe(Path(cfg.dataset.split(":", 1)[-1]).stem, 40)
+    from_file = cfg.dataset.startswith(("points:", "hdf5:"))  # a file's stem; a family's whole name (ring:12 -> ring_12)
+    data = _safe(Path(cfg.dataset.split(":", 1)[-1]).stem if from_file else cfg.dataset, 40)
     parts = [f"{n:05d}", data, _safe(cfg.arch, 20), _safe(cfg.loss, 20)]
     if cfg.conditional:
         parts.append("cond")
@@ -289,8 +290,11 @@ def list_runs(runs_dir: str | os.PathLike) -> list[Run]:
     return sorted((Run(p) for p in entries if _is_run_dir(p)), key=lambda r: r.id, reverse=True)
 
 
+NOT_RUNS = ("sweeps",)  # folders of the run store that hold no run: ganlab.sweeps keeps its sweeps there
+
+
 def _is_run_dir(path: Path) -> bool:
     try:
-        return (path / "config.json").is_file()
+        return path.name not in NOT_RUNS and (path / "config.json").is_file()
     except (OSError, ValueError):  # no permission, a name the OS cannot take
         return False
