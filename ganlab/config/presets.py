@@ -7,6 +7,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..registry import Registry
+from .recipes_images import IMAGES_SMALL
+from .recipes_points import POINTS
 from .schema import RunConfig
 
 
@@ -32,27 +34,20 @@ def preset_config(name: str) -> RunConfig:
     return RunConfig.from_dict(PRESETS.get(name).values)
 
 
-# The mixtures' recipe, measured with bench/quality.py (docs/QUALITY.md): a 2-D latent (a 16-D one
-# leaves G 16 directions to flatten and 4x the weight-jitter spread), ReLU (LeakyReLU's leak keeps
-# G from making flat regions), R1 on D (0.1: without it, or at 1e-3, the clusters stay wide), a
-# batch of 256 (512 gains nothing per second), lr 1e-3 and an EMA of G over ~100 steps (the raw G jitters by Adam's step size; a
-# 0.999 EMA still remembers the blurry G of 1,000 steps ago at the end of a short run).
-_MIXTURE = dict(arch="mlp", loss="bce", batch_size=256, lr_d=1e-3, lr_g=1e-3, beta1=0.5, g_hidden=[256, 256],
-                d_hidden=[256, 256], activation="relu", latent_dim=2, r1_weight=0.1, ema=0.99, snapshot_every=100)
-# ring8: a third hidden layer in G, as on the grid, lifted the worst of three seeds from 96.4% to 97.4% HQ (97.0% on
-# another CPU: every seed at or above 97%, docs/QUALITY.md)
-preset("ring8", "8 Gaussians on a ring: every mode, sharp", "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)",
-       dataset="ring8", steps=12000, **{**_MIXTURE, "g_hidden": [256, 256, 256]})
-# grid25: one Gaussian z left bridges between the 25 modes in every tuning (HQ 92.6-95.1%, three
-# sessions). With 25 latent islands (ganlab.models.prior) G puts each island on its own mode and the
-# gaps stay empty; a linear lr decay to 0 settles the islands on the centres (with a constant lr they
-# circled just off them: 40% HQ). D's size then sets how wide each mode comes out: D 2x256 gave 100%
-# HQ but near-dots (spread 0.07-0.23); D 3x256 with G at half D's lr 99.7-100% and spread 0.26-0.36;
-# D 3x384 96.0% / 0.65 (seed 0; the preset: seeds 0-2). docs/QUALITY.md, "Fourth round".
-preset("grid25", "25 Gaussians on a grid: every mode, sharp (25 latent islands)",
-       "mode-collapse benchmark (VEEGAN, PacGAN)", dataset="grid25", steps=10000,
-       **{**_MIXTURE, "g_hidden": [256, 256, 256], "d_hidden": [256, 256, 256], "lr_g": 5e-4, "ema": 0.999,
-          "latent_mixture": 25, "lr_schedule": "linear"})
+# ring8 and grid25: the generic point recipe itself (ganlab/config/recipes_points.py, what `--dataset X` gets for any
+# point data), which knows nothing of either: 100 latent islands whatever the mode count, the data standardised inside
+# the nets, a linear lr decay over 2,000 steps. Measured on seeds 0-4 x 1 and 2 threads (10 runs each, docs/QUALITY.md):
+# ring8 8/8 modes in every run, HQ 99.9-100%, every mode at >= 95% HQ by step 750-1,000 in every run.
+# The presets before it (bench.quality's ring8-v0 / grid25-v0): ring8 12,000 steps of a 3x256 G at 91.2% HQ with
+# 2 threads; grid25 10,000 steps with 25 latent islands, its own mode count. Per step the new nets cost 0.93-0.97x
+# ring8-v0's (grid25-v0: 1.58x), so a run takes ~0.16x the old ring8 preset's time and ~0.12x the old grid25 preset's.
+preset("ring8", "8 Gaussians on a ring: every mode, sharp (the point recipe)",
+       "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)", **{**POINTS, "dataset": "ring8"})
+# grid25: 25/25 modes in every run, HQ 97.3-100% (seeds 0-4 x 1 and 2 threads; the 2-thread runs end at 97.3-100%,
+# the thinnest margin of the two); every mode at >= 95% HQ by step 1,000-1,750 in every run. Mode widths come out
+# narrow (spread 0.21-0.36 of the data's), as with the old 25-island preset (0.26-0.36).
+preset("grid25", "25 Gaussians on a grid: every mode, sharp (the point recipe)",
+       "mode-collapse benchmark (VEEGAN, PacGAN)", **{**POINTS, "dataset": "grid25"})
 preset("d2l-gaussian", "d2l: a linear G learns a 2-D Gaussian", "seed 000 (d2l GAN chapter)",
        dataset="gaussian2d", arch="linear", loss="bce", steps=2500, batch_size=8, lr_d=0.05, lr_g=0.005,
        beta1=0.9, beta2=0.999, latent_dim=2, d_hidden=[5, 3], activation="tanh", log_every=25, snapshot_every=125, ema=0.0)
@@ -61,10 +56,9 @@ preset("pattern1010", "Make Your Own GAN: four numbers high-low-high-low", "seed
        latent_dim=1, latent_dist="uniform", g_hidden=[3], d_hidden=[3], activation="sigmoid", log_every=100,
        snapshot_every=500, ema=0.0)
 # digits: at lr 2e-4 without R1/EMA the MLP GAN lost the 7s (9/10 classes, FD 79 against a real floor of
-# 2.3); R1 (gamma 1) + EMA 0.995 + lr 5e-4 gave 10/10 from step 1000 and FD 4.1 at step 3000.
-_DIGITS = dict(dataset="digits", arch="mlp", loss="bce", steps=4000, batch_size=128, lr_d=5e-4, lr_g=5e-4,
-               g_hidden=[256, 256], d_hidden=[256, 256], activation="leaky_relu", latent_dim=32, r1_weight=1.0,
-               ema=0.995, snapshot_every=200)
+# 2.3); R1 (gamma 1) + EMA 0.995 + lr 5e-4 gave 10/10 from step 250. The preset is the small-image recipe on digits
+# (what `--dataset digits` alone trains), so the study's digits rows measure both; why its values, recipes_images.py.
+_DIGITS = dict(dataset="digits", **IMAGES_SMALL)
 preset("digits", "MLP GAN on scikit-learn's 8x8 digits: all 10 classes", "seeds 002/003 (MLP MNIST GANs), offline",
        **_DIGITS)
 preset("myogan-mnist", "Make Your Own GAN's MNIST MLP (hidden 200, LeakyReLU + LayerNorm)", "seed 003 (MNIST GAN)",

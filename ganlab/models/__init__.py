@@ -73,12 +73,18 @@ def _energy_d(cfg) -> bool:
 def _mlp_d(cfg, spec: DataSpec) -> nn.Module:
     if _energy_d(cfg):
         return mlp_energy_d(spec.shape, cfg.d_hidden, cfg.activation, cfg.d_norm)
-    return MLPDiscriminator(spec.shape, cfg.d_hidden, cfg.activation, cfg.d_norm, _n_classes(cfg, spec))
+    return MLPDiscriminator(spec.shape, cfg.d_hidden, cfg.activation, cfg.d_norm, _n_classes(cfg, spec), _standardize(cfg, spec))
+
+
+def _standardize(cfg, spec: DataSpec) -> bool:
+    """G and D work in the data's standardised coordinates (ganlab/models/scaling.py): unbounded points only."""
+    return bool(getattr(cfg, "standardize", False)) and spec.kind == "points" and spec.unbounded
 
 
 def build_mlp(cfg, spec: DataSpec):
     g = MLPGenerator(cfg.latent_dim, spec.shape, cfg.g_hidden, cfg.activation, cfg.norm,
-                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg))
+                     output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg),
+                     _standardize(cfg, spec))
     return g, _mlp_d(cfg, spec)
 
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from .common import ACTIVATIONS, Chain, EnergyD, g_input, g_input_width, one_hot
+from .scaling import Affine
 
 
 def mlp(sizes: Sequence[int], activation: str, norm: str, *, last_plain: bool = True) -> Chain:
@@ -30,31 +31,35 @@ class MLPGenerator(nn.Module):
     """z (B, latent_dim) [+ one-hot label] -> sample (B, *shape)."""
 
     def __init__(self, latent_dim: int, shape: tuple[int, ...], hidden: Sequence[int], activation: str,
-                 norm: str, out_act: nn.Module, num_classes: int = 0, prior: Optional[nn.Module] = None):
+                 norm: str, out_act: nn.Module, num_classes: int = 0, prior: Optional[nn.Module] = None,
+                 standardize: bool = False):
         super().__init__()
         self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
         self.prior = prior  # e.g. LatentMixture: reshapes N(0, I) before the first layer
         dim = int(torch.tensor(shape).prod())
         self.net = Chain(mlp([g_input_width(latent_dim, num_classes, prior), *hidden, dim], activation, norm), out_act)
+        self.unscale = Affine(dim) if standardize else None  # standardised -> data coordinates (models/scaling.py)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
-        return self.net(g_input(z, y, self.num_classes, self.prior)).view(-1, *self.shape)
+        out = self.net(g_input(z, y, self.num_classes, self.prior))
+        return (out if self.unscale is None else self.unscale(out)).view(-1, *self.shape)
 
 
 class MLPDiscriminator(nn.Module):
     """sample (B, *shape) [+ one-hot label] -> raw score (B,)."""
 
     def __init__(self, shape: tuple[int, ...], hidden: Sequence[int], activation: str, norm: str,
-                 num_classes: int = 0):
+                 num_classes: int = 0, standardize: bool = False):
         super().__init__()
         self.shape, self.num_classes = tuple(shape), num_classes
         dim = int(torch.tensor(shape).prod())
         self.net = mlp([dim + num_classes, *hidden, 1], activation, norm)
+        self.scale_in = Affine(dim) if standardize else None  # data -> standardised coordinates (models/scaling.py)
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert x.shape[1:] == self.shape, f"x must be (B, {self.shape}), got {tuple(x.shape)}"
-        h = x.flatten(1)
+        h = x.flatten(1) if self.scale_in is None else self.scale_in(x.flatten(1))
         c = one_hot(y, self.num_classes, h.dtype)
         if c is not None:
             h = torch.cat([h, c], 1)
