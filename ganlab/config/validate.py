@@ -6,12 +6,13 @@ import dataclasses
 import math
 import re
 
-from ..data import DataError, dataset_spec
+from ..data import DataError, dataset_spec, metric_family
 from ..errors import ConfigError
 from ..game.losses import LOSSES
 from ..game.schedules import SCHEDULES
 from ..models import ARCHS, arch_problem
 from .schema import ECHO_CHARS, RunConfig, echo, field_type, shorten
+from .thresholds import names_for
 
 CHOICES = {
     "optimizer": ("adam", "sgd", "rmsprop"),
@@ -51,6 +52,7 @@ RANGES = {
     "keep_checkpoints": (1, 1000, True),
     "num_fixed": (1, 1024, True),
     "eval_every": (0, 100_000_000, True),
+    "world_size": (1, 65_536, True),
 }
 
 
@@ -145,7 +147,24 @@ def _check_combination(cfg: RunConfig, data_root) -> None:
     problem = loss.problem(cfg)
     if problem:
         raise ConfigError(problem)
+    _check_stop_at(cfg, metric_family(cfg.dataset, spec))
     uses_bn = cfg.norm == "batch" or ARCHS.get(cfg.arch).batch_norm
     if uses_bn and cfg.batch_size < 2:
         raise ConfigError("batch_size: batch norm needs at least 2 samples per batch; raise batch_size or use norm=none")
 
+
+
+def _check_stop_at(cfg: RunConfig, family: str) -> None:
+    """stop_at names a threshold of the dataset's metric family, and metrics are taken during training to test it."""
+    if not cfg.stop_at:
+        return
+    names = names_for(family)
+    if not names:
+        raise ConfigError(f"stop_at: the dataset {shorten(cfg.dataset)} has no quality thresholds to stop at; "
+                          f"leave stop_at empty")
+    if cfg.stop_at not in names:
+        raise ConfigError(f"stop_at: {echo(cfg.stop_at)} is not a threshold for {shorten(cfg.dataset)}; choose one of "
+                          f"{', '.join(names)}")
+    if cfg.eval_every <= 0:
+        raise ConfigError(f"stop_at: {cfg.stop_at} is tested on the metrics taken during training; set eval_every "
+                          f"(e.g. {max(50, cfg.steps // 20)}) or leave stop_at empty")

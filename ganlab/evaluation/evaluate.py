@@ -156,5 +156,6 @@ def scalar_metrics(m: dict[str, Any]) -> dict[str, float]:
 def tick_metrics(trainer, run: Run, *, data_root=None) -> dict[str, float]:
     """The training loop's `evaluate`: the full record to metrics.jsonl, the scalars into the tick record."""
     m = evaluate_trainer(trainer, data_root=data_root)
-    run.append_metrics({"step": trainer.step, **metrics.to_json(m)})
+    # time: the run's training seconds at this step (the tick record's clock), so a row says when as well as where
+    run.append_metrics({"step": trainer.step, "time": round(trainer.elapsed, 4), **metrics.to_json(m)})
     return scalar_metrics(m)

@@ -34,6 +34,7 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "traceback": (lambda v: isinstance(v, str), "text"),
     "diverged": (lambda v: isinstance(v, bool), "true or false"),
     "network": (lambda v: isinstance(v, str), "G or D"),
+    "stopped_early": (lambda v: isinstance(v, str), "a sentence (the stop_at threshold a finished run met)"),
 }
 REQUIRED = ("state", "step")
 
