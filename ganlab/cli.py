@@ -24,9 +24,12 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from . import ddp
 from .config import RunConfig, parse_set
 from .config.presets import PRESETS, preset_config
-from .data import DATASETS, load_dataset
+from .config.recipes import RECIPES, apply_recipe, recipe_note
+from .data import DATASETS, dataset_spec, load_dataset
+from .data.families import families_help
 from .data.pack import PackOptions, pack, pack_arrays
 from .errors import ConfigError, GanlabError, UsageError
 from .evaluation.evaluate import EVAL_N, evaluate_run, generate_from_run
@@ -39,6 +42,8 @@ from .explore.truncation import check_psi
 from .paths import data_root, runs_dir
 from .session import RunSession
 from .store import OWNER, Run, RunError, list_runs
+from .sweeps import cli as sweep_cli
+from .training import distributed
 
 EXIT_USAGE = 2
 MAX_CONFIG_BYTES = 1_000_000  # a RunConfig is a few KB of JSON; a bigger --config is a mistake (or /dev/zero)
@@ -59,9 +64,11 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", help="train a GAN headless; writes a run directory")
-    t.add_argument("--dataset")
-    t.add_argument("--arch")
-    t.add_argument("--loss")
+    t.add_argument("--dataset", help=f"a built-in ({', '.join(DATASETS.names())}), a point family "
+                   f"({families_help()}), points:FILE (.csv or .npy) or hdf5:FILE; without --preset or --config it "
+                   f"gets the recipe for its kind of data ({', '.join(RECIPES.names())}), under what you set")
+    t.add_argument("--arch", help="linear, mlp or dcgan (default: the dataset's recipe; another arch means no recipe)")
+    t.add_argument("--loss", help="default: the dataset's recipe's")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--seed", type=int)
@@ -120,6 +127,7 @@ def build_parser() -> Parser:
     r.add_argument("--runs-dir")
 
     sub.add_parser("presets", help="list the named presets")
+    sub.add_parser("fields", help="list every RunConfig field (for --set, --config, --grid): default and meaning")
 
     k = sub.add_parser("pack", help="pack a folder/zip/tar of images into an HDF5 dataset")
     k.add_argument("src")
@@ -131,6 +139,7 @@ def build_parser() -> Parser:
     k.add_argument("--builtin", action="store_true", help="SRC names a built-in image dataset (digits, mnist, ...)")
     k.add_argument("--data-root")
     k.add_argument("--overwrite", action="store_true", help="replace OUT when it exists (otherwise an existing OUT is refused)")
+    sweep_cli.add_parsers(sub, train=t)  # last: `sweep` takes every train flag, so it is built from the finished parser
     return p
 
 
@@ -170,9 +179,20 @@ def _train_config(a: argparse.Namespace):
         base.update(read_config_file(a.config))
     flags = {"dataset": a.dataset, "arch": a.arch, "loss": a.loss, "steps": a.steps, "batch_size": a.batch_size,
              "seed": a.seed, "device": a.device}
-    base.update({k: v for k, v in flags.items() if v is not None})
-    base.update(parse_set(a.set))
-    return RunConfig.from_dict(base)
+    given = {k: v for k, v in flags.items() if v is not None}
+    given.update(parse_set(a.set))
+    if a.preset or a.config:
+        return RunConfig.from_dict({**base, **given})
+    spec = _spec_or_none(given.get("dataset", RunConfig.dataset), a.data_root)
+    return RunConfig.from_dict(given) if spec is None else apply_recipe(given, spec)  # defaults < recipe < given
+
+
+def _spec_or_none(dataset: str, root: Optional[str]):
+    """The dataset's spec to choose a recipe by, or None when it cannot be read (validation then says why)."""
+    try:
+        return dataset_spec(dataset, data_root(root))
+    except GanlabError:
+        return None
 
 
 def _recipe_flags(a: argparse.Namespace) -> list[str]:
@@ -208,6 +228,18 @@ def _resume(a: argparse.Namespace) -> RunSession:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    if distributed.launched():  # under torchrun: one run over its processes (ganlab.ddp); rank 0 opens it as below
+        return ddp.train_command(lambda: _open_train(a), lambda session: _train(a, session),
+                                 data_root=data_root(a.data_root), download=a.download)
+    session = _open_train(a)
+    try:
+        return _train(a, session)
+    finally:
+        session.close()  # the run's training lock, should anything fail before run_training ends and frees it
+
+
+def _open_train(a: argparse.Namespace) -> RunSession:
+    """The run `train` trains: resumed, or new (its data loaded and nets built before its directory exists)."""
     if a.lr_scale is not None and not a.resume:
         raise UsageError("--lr-scale goes with --resume")
     if a.resume:
@@ -215,11 +247,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     else:
         session = RunSession.new(_train_config(a), runs_dir(a.runs_dir), data_root=data_root(a.data_root),
                                  download=a.download, build_first=True)  # data errors before a run exists
+        if session.cfg.recipe:
+            print(f"ganlab: {recipe_note(RECIPES.get(session.cfg.recipe))}", flush=True)
     _OPEN.run = session.run
-    try:
-        return _train(a, session)
-    finally:
-        session.close()  # the run's training lock, should anything fail before run_training ends and frees it
+    return session
 
 
 def _train(a: argparse.Namespace, session: RunSession) -> int:
@@ -244,7 +275,8 @@ def _train(a: argparse.Namespace, session: RunSession) -> int:
         start.update(t=time.perf_counter(), step=trainer.step)
 
     try:
-        out = session.run_training(should_stop=lambda: stop["flag"], on_tick=on_tick, on_ready=on_ready)
+        out = session.run_training(should_stop=distributed.agreed(lambda: stop["flag"]),  # torchrun: every rank together
+                                   on_tick=on_tick, on_ready=on_ready)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -258,9 +290,12 @@ def _train(a: argparse.Namespace, session: RunSession) -> int:
         return 1
     dt, step0 = time.perf_counter() - start["t"], start["step"]
     resumed = f", resumed from step {step0}" if a.resume else ""
+    resumed += f", {cfg.world_size} processes (DDP)" if cfg.world_size > 1 else ""
     print(f"{run.id} {out.state}: step {out.step}/{cfg.steps} in {dt:.1f} s ({(out.step - step0) / max(dt, 1e-9):.0f} steps/s)"
           f"{resumed}, Loss/D {last.get('Loss/D', float('nan')):.4f}, Loss/G {last.get('Loss/G', float('nan')):.4f} "
           f"-> {run.path}")
+    if out.stopped_early:  # cfg.stop_at met before the last step
+        print(f"{run.id} {out.stopped_early}")
     return 0 if out.state == "finished" else 130
 
 
@@ -466,6 +501,15 @@ def cmd_presets(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fields(a: argparse.Namespace) -> int:
+    from .config.schema import FIELDS, field_comments
+
+    notes, defaults = field_comments(), RunConfig().to_dict()
+    for name in FIELDS:
+        print(f"{name:16} {json.dumps(defaults[name]):14} {notes.get(name, '')}")
+    return 0
+
+
 def _pack_summary(report) -> str:
     skipped = ""
     if report.n_skipped:
@@ -513,7 +557,8 @@ def cmd_pack(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "runs": cmd_runs,
-            "presets": cmd_presets, "pack": cmd_pack, "directions": cmd_directions, "project": cmd_project}
+            "presets": cmd_presets, "fields": cmd_fields, "pack": cmd_pack, "directions": cmd_directions, "project": cmd_project,
+            "sweep": lambda a: sweep_cli.cmd_sweep(a, _train_config), "sweeps": sweep_cli.cmd_sweeps}
 
 
 # ------------------------------------------------------------------ the boundary
@@ -631,11 +676,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         a = build_parser().parse_args(argv)
         command = a.command
+        if distributed.launched() and command != "train":
+            raise UsageError(f"only train runs data-parallel under torchrun; run `python -m ganlab {command}` without torchrun")
         return COMMANDS[command](a)
     except KeyboardInterrupt:
         print("ganlab: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - the boundary: every error is one line and exit 2
+        if isinstance(e, (UsageError, ConfigError)) and not distributed.env_rank0():
+            return EXIT_USAGE  # torchrun: every rank read the same command line; rank 0 says what is wrong, once
         sentence = error_sentence(e, command)
         _record_failure(_OPEN.run, sentence)
         print(f"ganlab: error: {sentence}", file=sys.stderr)

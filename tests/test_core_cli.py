@@ -127,3 +127,14 @@ def test_pack_a_folder_then_train_on_it(tmp_path):
          "conditional=true", "--set", "base_channels=8", "--runs-dir", str(tmp_path / "runs"), "--quiet", check_rc=0)
     p = _cli("pack", str(tmp_path / "src"), str(out), "--size", "4", check_rc=2)
     assert p.stderr.startswith("ganlab: error: --size must be between 8 and 1024")
+
+
+def test_fields_lists_every_config_field_with_its_default_and_meaning(capsys):
+    from ganlab.config import FIELDS
+
+    assert main(["fields"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == list(FIELDS)
+    assert all(len(ln.split(None, 2)) == 3 for ln in lines), "a field without its comment"
+    steps = next(ln for ln in lines if ln.startswith("steps "))
+    assert steps.split()[1] == "2000" and "G updates" in steps

@@ -16,9 +16,12 @@ def test_defaults_validate_and_round_trip_through_json():
     assert json.loads(cfg.to_json())["g_hidden"] == [128, 128]
 
 
-def test_unknown_key_is_rejected_with_the_known_fields():
-    with pytest.raises(ConfigError, match="unknown config field.*lr_x.*known fields"):
+def test_unknown_key_is_rejected_with_near_misses_and_where_every_field_is_listed():
+    with pytest.raises(ConfigError, match=r"unknown config field.*lr_x.*did you mean lr_[dg] or lr_[dg]\?.*ganlab fields"):
         RunConfig.from_dict({"lr_x": 1})
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_dict({"zzzzzz": 1})
+    assert "did you mean" not in str(e.value) and "`python -m ganlab fields` lists all" in str(e.value)
 
 
 @pytest.mark.parametrize("field,value,match", [

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
 import json
 import math
+import re
 import reprlib
 import typing
 from dataclasses import dataclass
@@ -48,6 +51,7 @@ class RunConfig:
     d_norm: str = "none"  # mlp D hidden norm: none | layer (batch norm would mix real and fake batches)
     base_channels: int = 64  # dcgan: channels of the widest-resolution layer
     spectral_norm: bool = False  # spectral normalisation on every D layer
+    standardize: bool = False  # unbounded points: G and D work on the data scaled to zero mean, unit std (models/scaling.py)
     # --- loss options ---
     gp_weight: float = 10.0  # wgan-gp: gradient-penalty weight lambda
     r1_weight: float = 0.0  # R1 penalty on real data (0 = off)
@@ -60,6 +64,7 @@ class RunConfig:
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
     compile: bool = False  # torch.compile the models (CUDA; pays off on long runs)
+    world_size: int = 1  # processes that trained it data-parallel (torchrun; ganlab.training.distributed): a record, not a knob
     # --- bookkeeping ---
     log_every: int = 50  # steps per tick: one host sync, one stats.jsonl line
     snapshot_every: int = 250  # steps between fixed-z sample snapshots (the time-lapse)
@@ -67,7 +72,9 @@ class RunConfig:
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     num_fixed: int = 64  # size of the fixed latent batch shown as samples
     eval_every: int = 0  # steps between quality metrics during training (0 = off)
+    stop_at: str = ""  # end at the first eval meeting this threshold (config.thresholds; "good": the headline; "": no)
     preset: str = ""  # the preset a run started from ("" for none); it names the run directory
+    recipe: str = ""  # the dataset-aware recipe the run started from (ganlab.config.recipes; "" for none, or to opt out)
 
     def __post_init__(self) -> None:
         # lists from code or JSON become tuples, so configs stay hashable and compare equal
@@ -94,7 +101,7 @@ class RunConfig:
         if unknown:
             more = f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
             raise ConfigError(f"unknown config field(s) {', '.join(map(echo, unknown[:5]))}{more}; "
-                              f"known fields: {', '.join(sorted(names))}")
+                              f"{field_hint(unknown[0])}")
         return cls(**{k: coerce(k, v) for k, v in d.items()})
 
     @classmethod
@@ -132,6 +139,24 @@ def shorten(text: str) -> str:
     return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS - 1] + "…"
 
 
+def field_hint(name: str) -> str:
+    """What to say after "unknown config field": the near misses, and where every field is listed (the list
+    itself has outgrown one readable line)."""
+    close = difflib.get_close_matches(str(name)[:ECHO_CHARS], FIELDS, n=3, cutoff=0.6)
+    near = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"{near}`python -m ganlab fields` lists all {len(FIELDS)} fields"
+
+
+def field_comments() -> dict[str, str]:
+    """Each field's one-line comment in this file, which is the documentation of RunConfig (`ganlab fields`)."""
+    out: dict[str, str] = {}
+    for line in inspect.getsource(RunConfig).splitlines():
+        m = re.match(r"\s+(\w+): [^=]+=[^#]*#\s*(.*)$", line)
+        if m and m.group(1) in FIELDS:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
 def field_type(name: str) -> Any:
     return _HINTS[name]
 
@@ -139,7 +164,7 @@ def field_type(name: str) -> Any:
 def coerce(name: str, value: Any) -> Any:
     """Turn a JSON or command-line value into the field's type, or say why not."""
     if name not in _HINTS:
-        raise ConfigError(f"unknown config field {echo(name)}; known fields: {', '.join(sorted(_HINTS))}")
+        raise ConfigError(f"unknown config field {echo(name)}; {field_hint(name)}")
     t = _HINTS[name]
     if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
         raise ConfigError(f"{name}: a value of {len(value):,} characters is too long (at most {MAX_VALUE_CHARS:,}), "
