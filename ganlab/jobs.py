@@ -52,6 +52,7 @@ class JobSnapshot:
     current_step: int = 0  # the trainer's step now (every iteration); `step` is the last tick's, as `history` ends
     step_view: Optional[StepView] = None  # the last manual step's before, after and what moved
     iteration: tuple[int, int] = (0, 1)  # (D steps taken in the current iteration, k)
+    stopped_early: Optional[str] = None  # a finished run that met its stop_at: the sentence saying so
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Job:
     gate: StepGate = field(default_factory=StepGate)  # manual steps, taken by the paused trainer's thread
     step_view: Optional[StepView] = None
     iteration: tuple[int, int] = (0, 1)  # as of the last pause or manual step
+    stopped_early: Optional[str] = None
 
     @property
     def run(self) -> Run:
@@ -335,7 +337,8 @@ class JobManager:
             iteration = job.iteration if job.state == "paused" else (0, int(job.hparams.get("d_steps", job.cfg.d_steps)))
             return JobSnapshot(job.run.id, job.state, job.step, job.cfg.steps, job.cfg, tuple(job.history),
                                job.preview, dict(job.hparams), job.error, job.diverged, tuple(job.metrics), job.started,
-                               current_step=max(job.live_step, job.step), step_view=job.step_view, iteration=iteration)
+                               current_step=max(job.live_step, job.step), step_view=job.step_view, iteration=iteration,
+                               stopped_early=job.stopped_early)
 
     def live_ids(self) -> list[str]:
         return [j.run.id for j in self._all() if j.state in ("created", "running", "paused")]
@@ -377,7 +380,8 @@ class JobManager:
         out = job.session.run_training(should_stop=lambda: self._should_stop(job, job.session.trainer),
                                        on_tick=lambda rec, tr: self._on_tick(job, rec, tr),
                                        on_ready=lambda tr: self._ready(job, tr), gate=job.gate)
-        self._set(job, state=out.state, step=out.step, error=out.error, diverged=out.diverged)
+        self._set(job, state=out.state, step=out.step, error=out.error, diverged=out.diverged,
+                  stopped_early=out.stopped_early)
         job.ready.set()  # a start that failed before its first step: whoever waits reads the failure
 
     def _ready(self, job: Job, trainer) -> None:

@@ -30,13 +30,15 @@ from typing import Optional
 import torch
 
 from .config import RunConfig
+from .config.thresholds import EarlyStop
 from .config.validate import validate_config
+from .data import metric_family
 from .errors import DISK_FULL_ERRNOS, ConfigError, Diverged, GanlabError, RunError
 from .evaluation.evaluate import tick_metrics
 from .explore.game import divergence_watch, game_frame, has_game
 from .store import Run, TrainingLock, trained_elsewhere
 from .store.checkpoint import config_mismatch
-from .training import Trainer, resolve_device, train
+from .training import Trainer, distributed, resolve_device, train
 
 MAX_LR_SCALE = 10.0
 
@@ -49,6 +51,7 @@ class Outcome:
     step: int
     error: Optional[str] = None
     diverged: bool = False
+    stopped_early: Optional[str] = None  # a finished run that met cfg.stop_at: the sentence saying so
 
 
 def resume_refusal(run: Run, cfg: RunConfig, status: dict) -> Optional[str]:
@@ -80,6 +83,11 @@ def game_hooks(trainer: Trainer) -> dict[str, Callable]:
     return {"watch": divergence_watch, "frame": game_frame}
 
 
+def early_stop(cfg: RunConfig, trainer: Trainer) -> Optional[EarlyStop]:
+    """The loop's stop_on for cfg.stop_at (validate() checked the name against the dataset's metric family)."""
+    return EarlyStop(metric_family(cfg.dataset, trainer.spec), cfg.stop_at) if cfg.stop_at else None
+
+
 class RunSession:
     """A run directory, its config and (once built) its Trainer; `run()` trains it to an Outcome."""
 
@@ -91,6 +99,7 @@ class RunSession:
         self.resumed_from = 0  # the checkpoint step a resume continues from (0: from the start)
         self._built = False  # the trainer stands at the resumed step: build() again is a no-op
         self._lock = lock  # the run's training lock; new()/reopen() take it, run_training() takes it if not yet
+        self.stop_at_met = False  # a resumed run that ended at its stop_at trains on to cfg.steps
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -98,6 +107,7 @@ class RunSession:
             build_first: bool = False) -> RunSession:
         """Validate cfg and create its run directory. build_first: load the data and build the nets before
         the directory exists, so a missing dataset is an error and not a failed run (the CLI's choice)."""
+        cfg = distributed.prepared(cfg)  # world_size; under torchrun, what cannot be data-parallel is refused here
         validate_config(cfg, data_root)
         trainer = Trainer(cfg, data_root=data_root, download=download) if build_first else None
         run, lock = Run.create_locked(runs_dir, cfg)
@@ -121,16 +131,22 @@ class RunSession:
             new_total = steps is not None and steps != cfg.steps
             if new_total:
                 cfg = cfg.replace(steps=steps)
-            refusal = resume_refusal(run, cfg, run.status())  # a dead owner already reads as interrupted
+            rewrite = new_total or cfg.world_size != distributed.size()
+            cfg = distributed.prepared(cfg)  # the processes that train it now; under torchrun, the refusals
+            status = run.status()
+            refusal = resume_refusal(run, cfg, status)  # a dead owner already reads as interrupted
             if refusal:
                 raise RunError(refusal)
-            if new_total:
+            if rewrite:
                 validate_config(cfg, data_root)
                 run.write_config(cfg)
         except BaseException:
             lock.release()
             raise
-        return cls(run, cfg, resume=True, lr_scale=lr_scale, data_root=data_root, download=download, lock=lock)
+        session = cls(run, cfg, resume=True, lr_scale=lr_scale, data_root=data_root, download=download, lock=lock)
+        # it met its stop_at already: resuming it asks for more training, so the threshold no longer ends it
+        session.stop_at_met = bool(status.get("stopped_early"))
+        return session
 
     def close(self) -> None:
         """End the session without training (a caller that gives up after new()/reopen()): frees the run."""
@@ -192,10 +208,11 @@ class RunSession:
             trainer = self.build()
             if on_ready is not None:
                 on_ready(trainer)
+            early = None if self.stop_at_met else early_stop(self.cfg, trainer)
             state = train(self.cfg, self.run, trainer=trainer, should_stop=should_stop, on_tick=on_tick,
                           evaluate=lambda tr, run: tick_metrics(tr, run, data_root=self.data_root), gate=gate,
-                          **game_hooks(trainer))
-            return Outcome(state, trainer.step)
+                          stop_on=early, **game_hooks(trainer))
+            return Outcome(state, trainer.step, stopped_early=early.reason if early is not None else None)
         except Diverged as e:  # a loss, or a checkpoint's weights (NonFiniteWeights)
             message = self._record("paused", e.step, str(e), diverged=True, network=e.network)
             return Outcome("paused", e.step, message, diverged=True)
@@ -215,6 +232,8 @@ class RunSession:
         return self.trainer.step if self.trainer is not None else self.resumed_from
 
     def _sentence(self, e: BaseException) -> str:
+        if distributed.current() is not None and distributed.peer_lost(e):  # a torchrun rank died: say so, not gloo's text
+            return distributed.peer_lost_sentence(self._step(), self.run.last_checkpoint_step())
         if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
             return (f"out of memory at step {self._step() + 1} (batch_size {self.cfg.batch_size}, device "
                     f"{self.cfg.device}): lower batch_size or the model width; other runs go on")

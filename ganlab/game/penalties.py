@@ -10,10 +10,15 @@ import torch
 Tensor = torch.Tensor
 
 
-def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None) -> Tensor:
-    """WGAN-GP: (‖∇D(x̂)‖ − 1)² on random interpolates x̂ between real and fake."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, device=real.device, generator=gen, dtype=real.dtype)
+def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
+                     eps: Optional[Tensor] = None) -> Tensor:
+    """WGAN-GP: (‖∇D(x̂)‖ − 1)² on random interpolates x̂ between real and fake.
+
+    eps: the interpolation weights (B, 1, ...) when the caller draws them (a data-parallel rank's share of the global batch's).
+    """
+    if eps is None:
+        shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+        eps = torch.rand(shape, device=real.device, generator=gen, dtype=real.dtype)
     x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).square().mean()

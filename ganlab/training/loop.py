@@ -36,6 +36,8 @@ class RunSink(Protocol):
 Evaluate = Callable[[Trainer, Any], dict[str, float]]
 Watch = Callable[[Trainer], dict[str, float]]  # scalars for every tick record (the session's divergence metrics)
 Frame = Callable[[Trainer], dict]  # a game frame (ganlab.explore.game) for snapshot ticks
+# an eval tick's record -> why the run should end here (stop_at met: ganlab.evaluation.thresholds), or None
+StopOn = Callable[[dict], Optional[str]]
 
 
 def _is_tick(step: int, cfg: RunConfig) -> bool:
@@ -55,7 +57,7 @@ BACKGROUND_SWITCH_INTERVAL_S = 1e-4
 def train(cfg: RunConfig, run: RunSink, *, should_stop: Callable[[], bool] = lambda: False,
           on_tick: Optional[Callable[[dict, Trainer], None]] = None, trainer: Optional[Trainer] = None,
           evaluate: Optional[Evaluate] = None, watch: Optional[Watch] = None, frame: Optional[Frame] = None,
-          gate: Optional[StepGate] = None) -> str:
+          gate: Optional[StepGate] = None, stop_on: Optional[StopOn] = None) -> str:
     """Train from the trainer's step until cfg.steps or should_stop(); returns 'finished' or 'stopped'.
 
     Creating, resuming and failing a run are ganlab.session's: this is the loop alone. `evaluate`
@@ -63,14 +65,15 @@ def train(cfg: RunConfig, run: RunSink, *, should_stop: Callable[[], bool] = lam
     watch(trainer)'s scalars join every tick record; on snapshot ticks frame(trainer) is appended to
     the run (`append_game`) when the run can store it. gate: while should_stop() waits on a pause, it
     may serve manual steps through it (ganlab.jobs does); they run on this thread, with this loop's
-    tick handling.
+    tick handling. stop_on(record) on eval ticks: a sentence ends the run there as "finished", with a checkpoint and
+    the sentence as status.json's `stopped_early` (cfg.stop_at, which the session turns into stop_on).
     """
     trainer = trainer or Trainer(cfg)
     if cfg.eval_every and evaluate is None:
         raise ValueError("eval_every > 0 needs an evaluate function (ganlab.session.RunSession passes one)")
     if threading.current_thread() is not threading.main_thread():
         sys.setswitchinterval(min(sys.getswitchinterval(), BACKGROUND_SWITCH_INTERVAL_S))
-    ticks = _Ticks(cfg, run, trainer, on_tick=on_tick, evaluate=evaluate, watch=watch, frame=frame)
+    ticks = _Ticks(cfg, run, trainer, on_tick=on_tick, evaluate=evaluate, watch=watch, frame=frame, stop_on=stop_on)
     # the run's thread count, set once for the whole loop: switching it at every step (what train_step does
     # for a caller at another count) measured up to 2x slower on the MLP once a 2-thread pool exists
     with Threads(trainer.threads):
@@ -91,8 +94,9 @@ class _Ticks:
     one record (with watch's scalars), evaluation, samples and game frames, checkpoints, on_tick."""
 
     def __init__(self, cfg: RunConfig, run: RunSink, trainer: Trainer, *, on_tick, evaluate: Optional[Evaluate],
-                 watch: Optional[Watch], frame: Optional[Frame]):
+                 watch: Optional[Watch], frame: Optional[Frame], stop_on: Optional[StopOn] = None):
         self.cfg, self.run, self.trainer = cfg, run, trainer
+        self.stop_on, self.stopped_early = stop_on, None  # stopped_early: the sentence, once stop_on said one
         self.on_tick, self.evaluate, self.watch = on_tick, evaluate, watch
         self.frame = frame if frame is not None and hasattr(run, "append_game") else None
         self.tick_t = self.status_t = time.perf_counter()
@@ -109,7 +113,11 @@ class _Ticks:
         self.tick_t, self.tick_step = now, trainer.step
         s = trainer.step
         if cfg.eval_every and (s % cfg.eval_every == 0 or s >= cfg.steps):
+            t_eval = time.perf_counter()
             rec.update(self.evaluate(trainer, run))
+            self.tick_t += time.perf_counter() - t_eval  # the run's clock is training time: time to quality, steps/s
+            if self.stop_on is not None and s < cfg.steps:
+                self.stopped_early = self.stop_on(rec)
         if self.watch is not None:
             rec.update(self.watch(trainer))
         run.append_stats(rec)
@@ -117,7 +125,7 @@ class _Ticks:
             run.append_samples(s, trainer.fixed_samples())
             if self.frame is not None:
                 run.append_game(s, self.frame(trainer))
-        if s % cfg.checkpoint_every == 0 or s >= cfg.steps:
+        if s % cfg.checkpoint_every == 0 or s >= cfg.steps or self.stopped_early:
             run.save_checkpoint(trainer.state_dict(), s, cfg.keep_checkpoints)
         if self.on_tick is not None:
             self.on_tick(rec, trainer)
@@ -134,16 +142,21 @@ def _loop(cfg: RunConfig, run: RunSink, *, should_stop: Callable[[], bool], trai
         if should_stop():
             state = "stopped"
             break
-        if trainer.step >= cfg.steps:  # a manual iteration, taken while should_stop() waited, ended the run
-            break
+        if trainer.step >= cfg.steps or ticks.stopped_early:  # a manual iteration, taken while should_stop() waited,
+            break                                               # ended the run or met its stop_at
         trainer.train_step(measure=_is_tick(trainer.step + 1, cfg))
         if _is_tick(trainer.step, cfg):
             ticks.tick()
+            if ticks.stopped_early:
+                break
     if state == "stopped" and (trainer.iteration is not None
                                or (trainer.step > step0 and trainer.step != run.last_checkpoint_step())):
         # a stop inside an iteration keeps the D steps taken (see Trainer.state_dict), even at a checkpoint's step
         run.save_checkpoint(trainer.state_dict(), trainer.step, cfg.keep_checkpoints)
-    run.write_status(state, trainer.step)
+    if ticks.stopped_early:
+        run.write_status(state, trainer.step, stopped_early=ticks.stopped_early)
+    else:
+        run.write_status(state, trainer.step)
     return state
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 
@@ -26,12 +28,16 @@ class Stats:
         else:
             self._sums[name], self._counts[name] = v, 1
 
-    def collect(self) -> dict[str, float]:
-        """Means since the last collect (one host sync, only when something was reported)."""
+    def collect(self, reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> dict[str, float]:
+        """Means since the last collect (one host sync, only when something was reported).
+
+        reduce: applied to the stacked sums before the sync (a data-parallel run averages them over its ranks).
+        """
         if not self._sums:
             return {}
         keys = list(self._sums)
-        values = torch.stack([self._sums[k].reshape(()) for k in keys]).tolist()  # the sync
+        sums = torch.stack([self._sums[k].reshape(()) for k in keys])
+        values = (sums if reduce is None else reduce(sums)).tolist()  # the sync
         out = {k: v / self._counts[k] for k, v in zip(keys, values)}
         self._sums.clear()
         self._counts.clear()
@@ -88,13 +94,19 @@ class StepLog:
         self._folded += self._n
         self._n = 0
 
-    def collect(self) -> tuple[dict[str, float], dict[str, int]]:
-        """(means since the last collect, {name: first step where it was not finite}); one host sync."""
+    def collect(self, reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> tuple[dict[str, float], dict[str, int]]:
+        """(means since the last collect, {name: first step where it was not finite}); one host sync.
+
+        reduce: applied to the column sums in place before the sync (a data-parallel run averages them over its ranks;
+        a NaN on any rank then reaches every rank's means).
+        """
         if self._n:
             self._fold()
         count = self._folded
         if not count:
             return {}, {}
+        if reduce is not None:
+            reduce(self._sum)
         # float64 holds every step number (and NEVER, a power of two) exactly
         values = torch.cat([self._sum.double(), self._first_bad.double()]).tolist()  # the sync
         k = len(self.names)

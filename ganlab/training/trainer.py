@@ -23,8 +23,9 @@ from ..errors import Diverged, RunError
 from ..game.losses import LOSSES, d_prob
 from ..game.penalties import gradient_penalty, r1_penalty
 from ..game.schedules import lr_factor
-from ..models import ARCHS, RNG_LOCK, build_models
+from ..models import ARCHS, RNG_LOCK, build_models, scaling
 from ..models.latents import z_batch
+from . import distributed
 from .fastpath import Paths
 from .params import clamp_, copy_, grad_norm, has_batch_norm, lerp_
 from .stats import Stats, StepLog, non_finite
@@ -95,16 +96,22 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, *, dataset: Optional[Dataset] = None, data_root=None, download: bool = False):
         self.cfg = cfg
-        self.device = resolve_device(cfg.device)
+        self.world = distributed.current()  # None, or the torchrun world this run is data-parallel in
+        self.device = distributed.local_device(resolve_device(cfg.device))
+        self._part = distributed.slicer(self.world)  # a global batch -> this rank's rows (identity in one process)
+        self.parallel = False  # training in step with the world's other ranks (distributed.attach)
         self.loss = LOSSES.get(cfg.loss)
         self.data = dataset or load_dataset(cfg.dataset, self.device, seed=cfg.seed, root=data_root, download=download)
         self.spec = self.data.spec
         with RNG_LOCK:  # model init uses the global RNG: one build at a time in this process, or seeds mix
             torch.manual_seed(cfg.seed)
             g, d = build_models(cfg, self.spec)
+        if cfg.standardize and isinstance(getattr(self.data, "x", None), torch.Tensor):
+            scaling.fit(g, d, self.data.x)  # the nets' coordinates from the training points (a no-op off points)
         self.conv = ARCHS.get(cfg.arch).channels_last  # faster convs on CUDA, and via oneDNN on the CPU (+13% dcgan32)
         fmt = torch.channels_last if self.conv else torch.contiguous_format
         self.G, self.D = g.to(self.device, memory_format=fmt), d.to(self.device, memory_format=fmt)
+        distributed.check_models(self.G, self.D, self.device)  # data-parallel: batch norm only where it can sync
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
         self._g_params, self._d_params = list(self.G.parameters()), list(self.D.parameters())  # cached: no rebuild per step
         self._ema_params = list(self.G_ema.parameters()) if self.G_ema is not None else []
@@ -115,7 +122,7 @@ class Trainer:
         self.fast = Paths()  # the torch shortcuts this run takes (GANLAB_FASTPATH), each with its public fallback
         self._step_g, self._step_d = self.fast.stepper(self.opt_g), self.fast.stepper(self.opt_d)
         self.joint = _joint_ok(self.D)  # one D pass over [real; fake] in the D step
-        self.threads = default_threads() if self.device.type == "cpu" else None  # intra-op threads for its work
+        self.threads = distributed.cpu_threads(default_threads()) if self.device.type == "cpu" else None  # intra-op threads
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)  # data order, z, labels, GP
         self.hparams = {"lr_d": cfg.lr_d, "lr_g": cfg.lr_g, "d_steps": cfg.d_steps}  # base lrs: the schedule scales them
         self.schedule_factor = 1.0  # the schedule's factor at this step (constant: always 1)
@@ -139,6 +146,8 @@ class Trainer:
             self.g_fwd = torch.compile(self.G)
             if not (self.loss.gradient_penalty or self.cfg.r1_weight > 0):  # double backward: keep D eager
                 self.d_fwd = torch.compile(self.D)
+        # the net being updated is called through these: DDP wrappers in a data-parallel run (distributed.attach)
+        self.g_learn, self.d_learn = self.g_fwd, self.d_fwd
 
     def _fixed_latents(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The fixed batch every snapshot shows; with labels, one row per class."""
@@ -202,8 +211,10 @@ class Trainer:
         """
         # (1) a real batch and a fake batch; G is not updated here, so no graph through it unless kept
         x, y = self._real()
+        z = self.sample_z(len(x))
+        x, y, z = self._part(x), self._part(y), self._part(z)  # data-parallel: this rank's share of the global batch
         with torch.set_grad_enabled(keep_fakes), self.autocast():
-            fake = self.g_fwd(self.sample_z(len(x)), y)
+            fake = (self.g_learn if keep_fakes else self.g_fwd)(z, y)
         if keep_fakes:
             self._kept_fakes = (fake, y)
             fake = fake.detach()
@@ -229,27 +240,34 @@ class Trainer:
         if self.joint:  # D is per-sample: one pass over (2B, ...) costs half the kernel launches
             n = len(x)
             both = torch.cat([x, fake if fake.dtype == x.dtype else fake.to(x.dtype)])  # (2B, ...)
-            out = _f32(self.d_fwd(both, None if y is None else torch.cat([y, y])))
+            out = _f32(self.d_learn(both, None if y is None else torch.cat([y, y])))
             with torch.no_grad():  # the chart's D(x), D(G(z)): no graph for them
                 means = d_prob(self.loss, out.detach()).view(2, n).mean(1)
             return out[:n], out[n:], means
-        real_out, fake_out = _f32(self.d_fwd(x, y)), _f32(self.d_fwd(fake, y))
+        real_out, fake_out = _f32(self.d_learn(x, y)), _f32(self.d_learn(fake, y))
         with torch.no_grad():
             means = torch.stack([d_prob(self.loss, real_out.detach()).mean(), d_prob(self.loss, fake_out.detach()).mean()])
         return real_out, fake_out, means
+
+    def _gp_eps(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """Data-parallel: this rank's share of the global batch's interpolation weights (None: the penalty draws them)."""
+        if self.world is None:
+            return None
+        shape = (len(x) * self.world.size,) + (1,) * (x.dim() - 1)
+        return self._part(torch.rand(shape, device=x.device, generator=self.gen, dtype=x.dtype))
 
     def _penalties(self, x: torch.Tensor, fake: torch.Tensor, y) -> torch.Tensor | float:
         """Gradient penalties in fp32 (double backward under bf16 is not safe)."""
         pen: torch.Tensor | float = 0.0
         d = lambda t: self.D(t, y)  # noqa: E731 - eager D: compiled graphs do not double-backward
         if self.loss.gradient_penalty:
-            gp = gradient_penalty(d, x, fake.float(), self.gen)
+            gp = gradient_penalty(d, x, fake.float(), self.gen, eps=self._gp_eps(x))
             self.stats.report("Penalty/GP", gp)
             pen = pen + self.cfg.gp_weight * gp
         if self.cfg.r1_weight > 0 and self.step % self.cfg.r1_every == 0:
             # lazy R1: a double backward through D costs ~1/3 of a mixture step; every Nth step at N times
             # the weight keeps the same average pull (Karras et al. 2020 use N = 16)
-            r1 = r1_penalty(d, x)
+            r1 = r1_penalty(*scaling.in_d_coordinates(self.D, d, x))  # where D's net works: one weight for any scale
             self.stats.report("Penalty/R1", r1)
             pen = pen + 0.5 * self.cfg.r1_weight * self.cfg.r1_every * r1
         return pen
@@ -268,7 +286,9 @@ class Trainer:
             with self.autocast():
                 if kept is None:
                     y = self._fake_labels(self.cfg.batch_size)
-                    fake = self.g_fwd(self.sample_z(self.cfg.batch_size), y)
+                    z = self.sample_z(self.cfg.batch_size)
+                    z, y = self._part(z), self._part(y)  # data-parallel: this rank's share of the global batch
+                    fake = self.g_learn(z, y)
                 else:
                     fake, y = kept
                 fake_out = _f32(self.d_fwd(fake, y))
@@ -381,11 +401,11 @@ class Trainer:
     # ------------------------------------------------------------ ticks
     def collect(self) -> dict[str, Any]:
         """One record for stats.jsonl; raises Diverged when a loss or weight is not finite."""
-        core, first_bad = self.step_log.collect()
+        core, first_bad = self.step_log.collect(distributed.reducer(self.world))  # data-parallel: the ranks' mean
         rec: dict[str, Any] = {"step": self.step, **core}
         if core and self.loss.d_output == "critic":
             rec["W"] = core["D/real"] - core["D/fake"]  # the critic's estimate of the Wasserstein distance
-        rec.update(self.stats.collect())
+        rec.update(self.stats.collect(distributed.reducer(self.world)))
         bad_d = min((first_bad[n] for n in STEP_COLUMNS[:3] if n in first_bad), default=-1)
         bad_g = first_bad.get("Loss/G", -1)
         if bad_d > 0 or bad_g > 0 or non_finite(rec):
@@ -438,8 +458,17 @@ class Trainer:
             "hparams": dict(self.hparams),
             "data": data_state(self.data),  # a streamed dataset's position (None for in-memory data)
             # exact resume: the thread count this run computes with, and the tick a stop cut short
-            "threads": self.threads, "tick": {"log": self.step_log.state_dict(), "stats": self.stats.state_dict()},
+            "threads": self.threads, "tick": self._tick_state(),
         }
+
+    def _tick_state(self) -> dict[str, Any]:
+        """The tick a stop cut short; data-parallel, its sums averaged over the ranks (every rank takes this state at
+        the same step), so the resumed run's next record is the global batch's, with torchrun or without."""
+        tick = {"log": self.step_log.state_dict(), "stats": self.stats.state_dict()}
+        if self.parallel:
+            for t in (tick["log"]["rows"], tick["log"]["sum"], *tick["stats"]["sums"].values()):
+                distributed.mean_(t)
+        return tick
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.G.load_state_dict(state["G"])
