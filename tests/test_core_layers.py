@@ -17,7 +17,7 @@ LAYERS = (
     ("pieces", ("ganlab.config", "ganlab.data", "ganlab.models", "ganlab.game")),
     ("training", ("ganlab.training", "ganlab.train")),  # ganlab.train: the old import path, re-exports only
     ("results", ("ganlab.store", "ganlab.evaluation", "ganlab.explore")),
-    ("drivers", ("ganlab.session", "ganlab.jobs", "ganlab.cli", "ganlab.__main__")),
+    ("drivers", ("ganlab.session", "ganlab.jobs", "ganlab.ddp", "ganlab.cli", "ganlab.__main__", "ganlab.sweeps")),
     ("viz", ("ganlab.viz",)),
     ("ui", ("ganlab.ui",)),
 )
