@@ -15,6 +15,7 @@ PAGES = [
     st.Page("views/monitor.py", title="Monitor", icon=":material/monitoring:"),
     st.Page("views/latent.py", title="Latent space", icon=":material/explore:"),
     st.Page("views/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("views/sweeps.py", title="Sweeps", icon=":material/grid_view:"),
     st.Page("views/data.py", title="Data", icon=":material/database:"),
 ]
 page = st.navigation(PAGES)
