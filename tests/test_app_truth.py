@@ -90,10 +90,14 @@ def test_choose_a_preset_again_takes_back_what_the_preset_set():
     assert _config(at)["r1_weight"] == 0.1
     assert "`r1_weight = 0.1`" in _ready(at)[0]
     at.selectbox(key="train_preset").set_value("").run()
-    defaults = RunConfig().to_dict()
+    from ganlab.config.recipes import apply_recipe  # back on no preset, the form holds the recipe for ring8's data
+    from ganlab.data import dataset_spec
+
+    defaults = apply_recipe({"dataset": "ring8"}, dataset_spec("ring8")).to_dict()
     cfg = _config(at)
     assert cfg == defaults, {k: v for k, v in cfg.items() if v != defaults[k]}
-    assert at.number_input(key="cfg_r1_weight").value == 0.0 and at.text_input(key="cfg_g_hidden").value == "128,128"
+    assert at.number_input(key="cfg_steps").value == defaults["steps"] != 12000  # the preset's 12,000 taken back
+    assert at.text_input(key="cfg_g_hidden").value == ",".join(map(str, defaults["g_hidden"]))
     assert "Also set" not in _ready(at)[0]
     at.number_input(key="cfg_r1_every").set_value(4).run()
     assert "`r1_every = 4`" in _ready(at)[0]

@@ -78,7 +78,7 @@ def _flow(page, url: str, data_dir: Path, mirror: str) -> None:
     page.get_by_text("mnist needs files").wait_for()
     assert start_button(page).is_disabled()
     assert page.get_by_text("Ready:").count() == 0
-    assert "train-images-idx3-ubyte" in page.inner_text('[data-testid="stAlert"]')
+    assert "train-images-idx3-ubyte" in page.locator('[data-testid="stAlert"]').filter(has_text="needs files").inner_text()
     shoot(page, SHOTS / "train-missing-data.png")
 
     # --- Data: the button there opens the download of mnist; it comes from the local mirror

@@ -57,6 +57,10 @@ def status_panel(view) -> None:
     schedule = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} schedule)"
     st.caption(f"{cfg.dataset} · {cfg.arch} · {cfg.loss} ({LOSSES.describe(cfg.loss)}) · batch {cfg.batch_size} · "
                f"k = {int(hp['d_steps'])} · lr D {hp['lr_d']:.3g} · lr G {hp['lr_g']:.3g}{schedule} · seed {cfg.seed}")
+    if view.state == "finished" and cfg.stop_at:  # it met its stop_at before the last step: say so, with the figures
+        early = (view.snapshot.stopped_early if view.snapshot else None) or view.run.status().get("stopped_early")
+        if early:
+            st.success(early[:1].upper() + early[1:])
 
 
 def controls(view, layers: tuple[bool, bool] = (True, True)) -> None:
@@ -125,7 +129,7 @@ def charts(view, smoothing: float, log_y: bool) -> None:
     inp = chart_registry.ChartInput(
         h, smoothing=smoothing, log_y=log_y, max_points=MAX_POINTS, equilibrium=LOSSES.get(cfg.loss).equilibrium,
         convention=CONVENTION, totals={t: last_value(h, t) for e in shown for t in e.obj.totals},
-        changes=run_changes(view))
+        changes=run_changes(view), reached=chart_registry.reached_marks(h))
     tick_key = (*view.version, smoothing, log_y)
     for section in chart_registry.SECTIONS:
         entries = [e for e in shown if e.obj.section == section]

@@ -8,14 +8,19 @@ import streamlit as st
 
 from ganlab.config import ConfigError, RunConfig
 from ganlab.config.presets import PRESETS
+from ganlab.config.recipes import RECIPES, Recipe, chosen_recipe
+from ganlab.config.thresholds import GOOD, names_for, resolve
+from ganlab.config.timing import expected_time
 from ganlab.config.validate import CHOICES, RANGES, validate_config
-from ganlab.data import DATASETS, POINTS_PREFIX, dataset_spec, is_points
+from ganlab.data import DATASETS, POINTS_PREFIX, dataset_spec, is_points, metric_family
 from ganlab.data import download as files
 from ganlab.data.drawing import saved_point_sets
+from ganlab.data.families import is_family
 from ganlab.game.losses import LOSSES
 from ganlab.game.schedules import SCHEDULES
 from ganlab.models import ARCHS
 from ganlab.ui.common import select_run, show_errors, show_flashes
+from ganlab.ui.families import family_inputs, family_options, is_family_option, option_for, option_label, seed_inputs
 from ganlab.ui.manager import get_manager
 from ganlab.ui.points import points_problem
 from ganlab.ui.text import literal
@@ -27,6 +32,8 @@ TUPLES = ("g_hidden", "d_hidden")  # edited as "128,128" text
 HEADLINE = ("dataset", "arch", "loss", "steps", "batch_size")  # the Ready line names these; the rest when changed
 PICK = "train_pick_dataset"  # session_state: a dataset another page hands over ("Train on it"), taken once
 POINTS_FILE = "points file…"  # the picker's entry for a points file typed by path
+RECIPE = "train_recipe_applied"  # session_state: the recipe whose values fill the form's untouched fields ("" none)
+NOT_CHOSEN = ("dataset", "preset", "recipe")  # form entries that are never "a field the person set"
 
 
 def _plain(values: dict) -> dict:
@@ -64,6 +71,8 @@ def _dataset_caption(name: str, root) -> str:
         status = files.status(name, root)
         return entry.description + (f". Its files are in `{status.folder}`." if status.ready
                                     else ". Needs files: see below.")
+    if is_family(name):
+        return f"Runs as `{name}`: the same name works with `python -m ganlab train --dataset`."
     what = "Your points" if is_points(name) else "Packed HDF5 file"
     try:
         spec = dataset_spec(name, root)
@@ -93,9 +102,43 @@ def _shown(value) -> str:
 
 
 def _changed(cfg: RunConfig) -> list[str]:
-    """Every field off its default that the Ready line does not name, as `field = value`."""
-    values = cfg.to_dict()
-    return [f"`{k} = {_shown(v)}`" for k, v in values.items() if k not in HEADLINE and v != DEFAULTS.get(k)]
+    """Every field off the recipe's value (or the default) that the Ready line does not name, as `field = value`."""
+    values, base = cfg.to_dict(), {**DEFAULTS, **(RECIPES.get(cfg.recipe).values if cfg.recipe else {})}
+    return [f"`{k} = {_shown(v)}`" for k, v in values.items()
+            if k not in (*HEADLINE, "recipe") and _shown(v) != _shown(base.get(k))]
+
+
+def _stop_when_good() -> None:
+    """Toggle callback: stop_at "good" needs metrics taken during training, so it turns eval_every on."""
+    form = st.session_state[FORM]
+    form["stop_at"] = st.session_state["cfg_stop_at"] = GOOD if st.session_state["train_stop_good"] else ""
+    if form["stop_at"] and not int(form.get("eval_every") or 0):
+        every = max(50, int(form.get("steps") or 0) // 20)
+        form["eval_every"] = st.session_state["cfg_eval_every"] = every
+
+
+def stop_field(root) -> None:
+    """"Stop when good": end the run at the first eval that meets the dataset's headline threshold."""
+    form = st.session_state[FORM]
+    try:
+        family = metric_family(form["dataset"], dataset_spec(form["dataset"], root))
+    except Exception:  # noqa: BLE001 - the dataset's problem is said below the form
+        family = ""
+    st.session_state["train_stop_good"] = form.get("stop_at") == GOOD
+    if not names_for(family):
+        st.toggle("Stop when good", key="train_stop_good", disabled=True,
+                  help="This dataset has no quality threshold to stop at.")
+        return
+    headline = resolve(family, GOOD)
+    st.toggle("Stop when good", key="train_stop_good", on_change=_stop_when_good,
+              help=f"End the run (with a checkpoint) at the first quality check that reaches "
+                   f"“{headline.label}”; turns quality metrics on when they are off.")
+
+
+def expected_note(cfg: RunConfig) -> str:
+    """How long this config took in this machine's study (bench.quality --record), or "" when never measured."""
+    found = expected_time(cfg)  # the dashboard trains with one thread on a 2-core box: the default
+    return f"Expected: {found.summary()}" if found is not None else ""
 
 
 def _needs_files(name: str, root) -> None:
@@ -110,6 +153,8 @@ def _needs_files(name: str, root) -> None:
 
 
 def _short(name: str) -> str:
+    if is_family_option(name):
+        return option_label(name)
     if is_points(name):
         return "points: " + name[len(POINTS_PREFIX):]
     return "hdf5: " + name.rsplit("/", 1)[-1] if name.startswith("hdf5:") else name
@@ -118,7 +163,11 @@ def _short(name: str) -> str:
 def _take_pick(options: list[str]) -> None:
     """A dataset handed over by another page ("Train on it" on the Data page) goes into the form, once."""
     picked = st.session_state.pop(PICK, None)
-    if picked:
+    if picked and is_family(picked):
+        st.session_state[FORM]["dataset"] = picked
+        st.session_state["cfg_dataset"] = option_for(picked)
+        seed_inputs(picked, overwrite=True)
+    elif picked:
         st.session_state[FORM]["dataset"] = picked
         st.session_state["cfg_dataset"] = picked if picked in options else POINTS_FILE
         if picked not in options:
@@ -126,12 +175,18 @@ def _take_pick(options: list[str]) -> None:
 
 
 def dataset_field(root) -> None:
-    """The dataset picker: built-ins, packed files, saved point sets, and "points file…" with a path field."""
+    """The dataset picker: built-ins, packed files, saved point sets, the point families with their parameters,
+    and "points file…" with a path field."""
     form = st.session_state[FORM]
     options = DATASETS.names() + _hdf5_datasets(root) + saved_point_sets(root)
     _take_pick(options)
+    options += family_options()
     current = form["dataset"]
-    if is_points(current) and current not in options:  # a file typed by path (or a set since deleted)
+    if is_family(current) and current not in options:  # ring:12 from another page or an earlier visit
+        if st.session_state.get("cfg_dataset", current) in (current, option_for(current)):
+            seed_inputs(current, overwrite=st.session_state.get("cfg_dataset") != option_for(current))
+            st.session_state["cfg_dataset"] = option_for(current)
+    elif is_points(current) and current not in options:  # a file typed by path (or a set since deleted)
         st.session_state.setdefault("train_points_path", current[len(POINTS_PREFIX):])
         if st.session_state.get("cfg_dataset", current) == current:
             st.session_state["cfg_dataset"] = POINTS_FILE
@@ -141,15 +196,65 @@ def dataset_field(root) -> None:
     st.session_state.setdefault("cfg_dataset", current)
     choice = st.selectbox("Dataset", options, key="cfg_dataset", format_func=_short,
                           help="Built-in datasets, every packed *.h5 file in the data root (`ganlab pack`), every "
-                               "point set saved on the Data page, or a points file (.csv or .npy) by path.")
+                               "point set saved on the Data page, a point family (ring, grid, spiral, moons, Swiss "
+                               "roll) with its parameters, or a points file (.csv or .npy) by path.")
     if choice == POINTS_FILE:
         path = st.text_input("Points file (.csv or .npy)", key="train_points_path",
                              placeholder="/home/me/points.csv or a file name under the data root",
                              help="One point per row (N, D); relative names are looked up here, then in the data "
                                   "root and its points/ folder.")
         form["dataset"] = POINTS_PREFIX + path.strip()
+    elif is_family_option(choice):
+        form["dataset"] = family_inputs(choice)
     else:
         form["dataset"] = choice
+
+
+def _recipe_values(name: str) -> dict:
+    """The config's values when the recipe `name` ("" = none) fills every field the person has not set."""
+    return {**DEFAULTS, **(RECIPES.get(name).values if name else {}), "recipe": name}
+
+
+def _set_by_person(form: dict) -> dict:
+    """The fields the person set: those whose value is not what the applied recipe (or the default) put there."""
+    expected = _plain(_recipe_values(st.session_state.get(RECIPE, "")))
+    return {k: v for k, v in form.items() if k not in NOT_CHOSEN and v != expected.get(k)}
+
+
+def sync_recipe(root) -> Recipe | None:
+    """Fill the fields the person has not set with the recipe for the picked data (none under a preset, or when
+    they chose another architecture); what they set stays. Runs before the fields' widgets exist."""
+    form = st.session_state[FORM]
+    for k in form.keys() - set(NOT_CHOSEN):  # a widget changed in this rerun has not reached the form yet
+        if f"cfg_{k}" in st.session_state:
+            form[k] = st.session_state[f"cfg_{k}"]
+    applied = st.session_state.get(RECIPE, "")
+    try:
+        spec = dataset_spec(form["dataset"], root)
+    except Exception:  # noqa: BLE001 - a half-typed path: keep what is there; validation says what is wrong
+        return RECIPES.get(applied) if applied else None
+    given = _set_by_person(form)
+    recipe = None if st.session_state.get("train_preset") else chosen_recipe({k: given[k] for k in ("arch",) if k in given}, spec)
+    name = recipe.name if recipe is not None else ""
+    if name != applied and not st.session_state.get("train_preset"):
+        _set_form({k: v for k, v in _recipe_values(name).items() if k not in given and k not in ("dataset", "preset")})
+    st.session_state[RECIPE] = name
+    form["recipe"] = name
+    return recipe
+
+
+def recipe_note(recipe: Recipe | None) -> None:
+    """Say which recipe fills the form and that a changed field wins (or why none applies)."""
+    if st.session_state.get("train_preset"):
+        return
+    if recipe is None:
+        arch = st.session_state[FORM]["arch"]
+        st.caption(f"No recommended recipe: you chose the {literal(arch)} architecture, so every other field keeps its "
+                   "default unless you set it. Pick the recipe's architecture again to get its values back.")
+        return
+    mine = [f"`{k}`" for k in _set_by_person(st.session_state[FORM])]
+    st.info(f"**Recommended recipe for {literal(recipe.description)}:** {literal(recipe.summary())}. Change any field "
+            "to use your own" + (f" — yours win: {', '.join(mine)}." if mine else "."), icon=":material/auto_awesome:")
 
 
 def field(name: str, label: str, kind: str = "number", help: str | None = None, **kw):
@@ -197,12 +302,15 @@ c1, c2, c3 = st.columns(3)
 with c1:
     dataset_field(root)
     st.caption(_dataset_caption(st.session_state[FORM]["dataset"], root))
+    recipe = sync_recipe(root)
 with c2:
     field("arch", "Architecture", "select", options=ARCHS.names(), help="How G and D are built.")
     st.caption(ARCHS.describe(st.session_state[FORM]["arch"]))
 with c3:
     field("loss", "Loss", "select", options=LOSSES.names(), help="The game D and G play.")
     st.caption(LOSSES.describe(st.session_state[FORM]["loss"]))
+
+recipe_note(recipe)
 
 c1, c2, c3, c4 = st.columns(4)
 with c1:
@@ -217,7 +325,7 @@ with c3:
 with c4:
     field("latent_dim", "Latent size (z)", help="Length of the noise vector G starts from.")
     field("latent_dist", "Latent distribution", "select", help="normal: N(0, I); uniform: U(-1, 1).")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 with c1:
     field("conditional", "Conditional (feed class labels)", "toggle",
           help="G and D see the class: you choose which digit to draw. Needs a labelled dataset.")
@@ -226,6 +334,8 @@ with c2:
 with c3:
     field("ema", "EMA of G's weights", step=0.001, format="%g",
           help="0 = off; 0.999 averages G's weights over ~1000 steps for smoother samples.")
+with c4:
+    stop_field(root)
 
 with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
     c1, c2, c3, c4 = st.columns(4)
@@ -288,8 +398,11 @@ elif missing:
     _needs_files(cfg.dataset, root)
 else:
     changed = _changed(cfg)
+    base = "the recipe's" if cfg.recipe else "the defaults"
+    expected = expected_note(cfg)
     st.success(f"Ready: {literal(cfg.dataset)} · {cfg.arch} · {cfg.loss} · {cfg.steps:,} steps · batch {cfg.batch_size}"
-               + (f"  \nAlso set (not the defaults): {' · '.join(changed)}" if changed else ""))
+               + (f"  \nAlso set (not {base}): {' · '.join(changed)}" if changed else "")
+               + (f"  \n{literal(expected)}" if expected else ""))
 if st.button("Start training", type="primary", disabled=cfg is None or missing, key="start", icon=":material/play_arrow:"):
     with show_errors("Could not start the run"):
         run_id = get_manager().start(cfg)

@@ -17,6 +17,7 @@ from typing import Optional
 
 import plotly.graph_objects as go
 
+from ..config.thresholds import THRESHOLDS, reached_at
 from ..registry import Entry, Registry
 from . import curves
 from .curves import Equilibrium
@@ -38,6 +39,7 @@ class ChartInput:
     convention: str = ""  # how the losses are averaged (the loss chart's subtitle)
     totals: Mapping[str, Optional[float]] = field(default_factory=dict)  # total key -> its latest value
     changes: tuple[RecipeChange, ...] = ()  # live changes of lr / k (series.recipe_changes): a line on each curve
+    reached: tuple[curves.Reached, ...] = ()  # quality thresholds first met (reached_marks): a line on each metric chart
 
 
 Counts = Mapping[str, int]  # record key -> how many records carry a number for it
@@ -138,8 +140,17 @@ def metric_chart(key: str) -> Chart:
     total_key, floor_key = series_info(key).total, series_info(key).floor
     return Chart((key,), lambda c: curves.metric_figure(
         c.history, key, total=c.totals.get(total_key) if total_key else None,
-        floor=c.totals.get(floor_key) if floor_key else None, max_points=c.max_points),
+        floor=c.totals.get(floor_key) if floor_key else None, max_points=c.max_points, reached=c.reached),
         section="quality", every_tick=False)
+
+
+def reached_marks(history: History) -> tuple[curves.Reached, ...]:
+    """The quality thresholds (ganlab.config.thresholds) the run's eval ticks met, each at the first step it was met."""
+    out = []
+    for name, (step, seconds) in reached_at(history).items():
+        threshold = next(t for f in THRESHOLDS.values() for t in f if t.name == name)
+        out.append(curves.Reached(step, name, threshold.label, seconds))
+    return tuple(out)
 
 
 for _key, _why in (

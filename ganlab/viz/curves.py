@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 
 from .series import LR_KEYS, History, RecipeChange, decimate_indices, series, smooth, step_axis
-from .style import CHANGE, NEUTRAL, RUN_COLORS, WARN, curve_layout, no_data, series_color, series_info, series_name
+from .style import CHANGE, NEUTRAL, REACHED, RUN_COLORS, WARN, curve_layout, no_data, series_color, series_info, series_name
 
 Equilibrium = Mapping[str, tuple[float, str]]  # key -> (value, label), e.g. {"Loss/D": (0.693, "ln 2")}
 SPARSE = 20  # a series drawn with this few points gets markers: one tick alone draws no line
@@ -64,6 +65,39 @@ def _add_changes(fig: go.Figure, changes: Sequence[RecipeChange]) -> None:
                   text=change_text(c, short=True), font=dict(color=CHANGE, size=10), bgcolor="rgba(255,255,255,0.8)",
                   hovertext=f"step {c.step:,.0f}: {change_text(c)}")
              for c in changes[-MAX_CHANGE_LABELS:]]
+    fig.update_layout(shapes=list(fig.layout.shapes) + shapes, annotations=list(fig.layout.annotations) + notes)
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A quality threshold's first eval that met it (ganlab.config.thresholds.reached_at), as a chart marks it."""
+
+    step: int
+    name: str  # "hq95"
+    label: str  # "every mode, 95% high quality"
+    seconds: float = math.nan  # the run's training seconds at that step
+
+
+def _add_reached(fig: go.Figure, reached: Sequence[Reached]) -> None:
+    """A dashed teal line at each step where thresholds were first met, labelled near the bottom with their names
+    (thresholds met at the same eval share one line). Labels step up the chart so near steps do not overlap, and
+    sit on the inner side of their line, so one at either end of the axis stays inside the plot; the top is the
+    total's and the floor's labels."""
+    by_step: dict[int, list[Reached]] = {}
+    for r in reached:
+        by_step.setdefault(int(r.step), []).append(r)
+    xs = [float(x) for trace in fig.data for x in (trace.x if trace.x is not None else ())]
+    middle = (min(xs) + max(xs)) / 2 if xs else 0.0
+    shapes, notes = [], []
+    for i, (step, rs) in enumerate(sorted(by_step.items())):
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=step, x1=step, y0=0, y1=1, layer="below",
+                           line=dict(color=REACHED, width=1.4, dash="dash")))
+        secs = [f" after {r.seconds:,.0f} s" if math.isfinite(r.seconds) else "" for r in rs]
+        notes.append(dict(x=step, xref="x", y=0.03 + 0.11 * (i % 3), yref="paper", yanchor="bottom",
+                          xanchor="left" if step < middle else "right", xshift=3 if step < middle else -3,
+                          showarrow=False, text="✓ " + " · ".join(r.name for r in rs), font=dict(color=REACHED, size=10),
+                          bgcolor="rgba(255,255,255,0.85)",
+                          hovertext="<br>".join(f"{r.label}: first met at step {step:,}{s}" for r, s in zip(rs, secs))))
     fig.update_layout(shapes=list(fig.layout.shapes) + shapes, annotations=list(fig.layout.annotations) + notes)
 
 
@@ -237,9 +271,10 @@ def recipe_figure(history: History, *, changes: Sequence[RecipeChange] = (), max
 def metric_figure(history: History, key: str, *, total: float | None = None, floor: float | None = None,
                   title: str | None = None, higher_is_better: bool | None = None,
                   drop_tolerance: float = 0.05, max_points: int = 2000,
-                  height: int | None = 300) -> go.Figure:
+                  height: int | None = 300, reached: Sequence[Reached] = ()) -> go.Figure:
     """A quality metric over time; the total, and the real-vs-real floor, as dashed lines; drops from the best
     shaded red. The floor is what two real samples of this size score: a G at it cannot be told from the data.
+    `reached`: a marked line at the step each quality threshold was first met.
 
     A drop counts when the value falls below its best so far by more than drop_tolerance
     times the scale (the total, else the best value): on mode coverage it flags mode collapse.
@@ -270,6 +305,8 @@ def metric_figure(history: History, key: str, *, total: float | None = None, flo
         _add_hline(fig, target[0], target[1], NEUTRAL, x0, x1, name="target")
     if floor is not None and math.isfinite(floor):
         _add_hline(fig, floor, f"real vs real = {floor:.3g}", NEUTRAL, x0, x1, name="real-vs-real floor")
+    if x.size:
+        _add_reached(fig, reached)
     subtitle = "closer to the line is better" if target else "" if better_up else "lower is better"
     fig = curve_layout(fig, title=title or name[:1].upper() + name[1:], subtitle=subtitle, y_title=name,
                  height=height, x_max=x1)

@@ -22,6 +22,7 @@ G_COLOR = "#ea580c"  # orange
 NEUTRAL = "#6b7280"  # grey: reference lines and totals
 WARN = "#dc2626"  # red: regressions such as mode collapse
 CHANGE = "#b45309"  # amber: a live change of the recipe (lr, k), a vertical line on every training curve
+REACHED = "#0f766e"  # teal: the step a quality threshold was first met, a vertical line on the metric charts
 RUN_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#db2777",
               "#ca8a04", "#4b5563", "#65a30d", "#7c3aed")  # overlay: one per run
 ARROW = "#be185d"  # G's gradient arrows on the fake points (dark pink: reads over both surface colours)
