@@ -99,10 +99,15 @@ def test_record_writes_what_expected_time_reads(tmp_path):
     doc = json.loads(path.read_text())
     assert [e["recipe"] for e in doc["measured"]] == ["grid25", "points"]  # the other study's entry is kept
     cfg = cli._train_config(cli.build_parser().parse_args(["train", "--dataset", "ring:12", "--steps", "2000"]))
-    got = timing.expected_time(cfg.replace(recipe="points"), threads=1, path=path)
+    got = timing.expected_time(cfg.replace(recipe="points", dataset="ring:5"), threads=1, path=path)
     assert got is not None and got.measured_on == "ring:5" and got.seconds_to_threshold == 10.0
     assert got.seconds_to_end == pytest.approx(30.5 * 2000 / 1000) and got.cpu == quality.cpu_model()
-    assert timing.expected_time(cfg.replace(recipe="points", steps=500), path=path).seconds_to_threshold is None
+    other = timing.expected_time(cfg.replace(recipe="points"), threads=1, path=path)  # ring:12: another ring
+    assert other.measured_on == "ring:5" and other.seconds_to_end == got.seconds_to_end
+    assert other.seconds_to_threshold is None and other.threshold == ""  # how soon quality comes is not transferred
+    assert "to the last step; measured on ring:5" in other.summary() and "hq95" not in other.summary()
+    assert timing.expected_time(cfg.replace(recipe="points", dataset="ring:5", steps=500),
+                                path=path).seconds_to_threshold is None
     assert timing.expected_time(cfg.replace(recipe="points", dataset="spiral"), path=path) is None
     assert timing.expected_time(cfg.replace(recipe="", preset=""), path=path) is None
 

@@ -99,10 +99,14 @@ def expected_time(cfg: RunConfig, threads: Optional[int] = None, path: Path = EX
     reach = e.get("seconds_to_threshold")
     worst_step = e.get("worst_step_to_threshold")
     in_time = reach is not None and (worst_step is None or worst_step <= cfg.steps)
+    # a step costs about the same on another ring or grid, but how soon quality comes depends on the data (a 7x7 grid
+    # is not grid25): a time to the threshold is only said for the dataset it was measured on
+    same_data = e.get("dataset") == cfg.dataset
     return Expected(
-        threshold=str(e.get("threshold", "")), threshold_label=str(e.get("threshold_label", "")),
-        seconds_to_threshold=float(reach) if in_time else None,
-        worst_seconds_to_threshold=float(e["worst_seconds_to_threshold"]) if in_time and e.get(
+        threshold=str(e.get("threshold", "")) if same_data else "",
+        threshold_label=str(e.get("threshold_label", "")) if same_data else "",
+        seconds_to_threshold=float(reach) if in_time and same_data else None,
+        worst_seconds_to_threshold=float(e["worst_seconds_to_threshold"]) if in_time and same_data and e.get(
             "worst_seconds_to_threshold") is not None else None,
         seconds_to_end=float(e["seconds_to_end"]) * cfg.steps / measured_steps,
         measured_on=str(e.get("dataset", "")), threads=int(e.get("threads", 1)), seeds=int(e.get("seeds", 0)),
