@@ -6,6 +6,7 @@ monitor_game_replay.png and monitor_game_compare.png under $GANLAB_SCREENSHOTS (
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -104,6 +105,27 @@ def test_the_game_on_monitor(page, tmp_path):
         raise
 
 
+def _replay_step(page) -> int:
+    text = page.get_by_text(re.compile(r"The game at step [\d,]+ \(replay\)")).first.text_content() or ""
+    return int(re.search(r"step ([\d,]+)", text).group(1).replace(",", ""))
+
+
+def _replay_back_to(page, slider, step: int) -> None:
+    """ArrowLeft until the replay shows `step`, one press at a time: on a loaded machine a press made while the page
+    reruns can be lost, so each press waits for the title to move and is made again if it did not."""
+    for _ in range(12):
+        now = _replay_step(page)
+        if now <= step:
+            break
+        slider.focus()
+        slider.press("ArrowLeft")
+        end = time.monotonic() + 20
+        while time.monotonic() < end and _replay_step(page) == now:
+            page.wait_for_timeout(250)
+        settle(page, WAIT_MS)
+    page.get_by_text(f"The game at step {step:,} (replay)").first.wait_for(timeout=WAIT_MS)
+
+
 def _flow(page, tmp_path) -> None:
     runs, data = tmp_path / "runs", tmp_path / "data"
     first, second = finished_run(runs, data, "bce"), finished_run(runs, data, "lsgan")
@@ -146,11 +168,7 @@ def _flow(page, tmp_path) -> None:
         open_expander(page, "Time-lapse: the game")
         page.wait_for_function(HAS_TRACE, arg=["(replay)", "G's gradient"], timeout=WAIT_MS)
         slider = expander(page, "Time-lapse: the game").get_by_role("slider")
-        slider.focus()
-        for _ in range(3):  # from step 1,000 back to 400
-            slider.press("ArrowLeft")
-        settle(page, WAIT_MS)
-        page.get_by_text("The game at step 400 (replay)").first.wait_for(timeout=WAIT_MS)
+        _replay_back_to(page, slider, 400)  # from step 1,000, one snapshot (200 steps) a key press
         page.get_by_role("button", name="Make a GIF").click()
         page.get_by_role("button", name=re.compile("Download the replay")).wait_for(timeout=WAIT_MS)
         shoot(expander(page, "Time-lapse: the game"), "monitor_game_replay.png")

@@ -26,7 +26,8 @@ TINY = dict(dataset="ring8", arch="mlp", g_hidden=(16,), d_hidden=(16,), latent_
             log_every=10, snapshot_every=50, checkpoint_every=50, num_fixed=16, device="cpu", seed=0)
 CLI_TINY = ["--dataset", "ring8", "--seed", "0", "--device", "cpu", "--batch-size", "32", "--quiet",
             "--set", "g_hidden=16", "--set", "d_hidden=16", "--set", "latent_dim=4", "--set", "log_every=10",
-            "--set", "snapshot_every=50", "--set", "checkpoint_every=50", "--set", "num_fixed=16"]
+            "--set", "snapshot_every=50", "--set", "checkpoint_every=50", "--set", "num_fixed=16",
+            "--set", "recipe="]  # the plain config TINY is: no dataset recipe under it
 ENV = {**os.environ, "GANLAB_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
