@@ -123,3 +123,15 @@ def test_cli_train_says_which_recipe_it_applied_and_how_to_opt_out(tmp_path, cap
     assert saved["recipe"] == "points" and saved["g_hidden"] == [16] and saved["latent_dim"] == POINTS["latent_dim"]
     main(["train", "--dataset", "ring:5", "--arch", "linear", "--steps", "10", "--runs-dir", str(tmp_path), "--quiet"])
     assert "recipe" not in capsys.readouterr().out
+
+
+def test_a_recipes_summary_names_what_its_values_set():
+    from ganlab.config.recipes import RECIPES, Recipe
+
+    points = RECIPES.get("points")
+    text = points.summary()
+    assert f"{points.values['steps']:,} steps" in text
+    assert f"with {points.values['latent_mixture']} islands" in text and "standardised points" in text
+    plain = Recipe("x", "points", {"arch": "mlp", "r1_weight": 1.0, "r1_every": 4, "lr_schedule": "cosine"}, "")
+    assert "R1 1 every 4 steps" in plain.summary() and "cosine lr decay" in plain.summary()
+    assert "islands" not in plain.summary() and "standardised" not in plain.summary()
