@@ -344,6 +344,7 @@ def compare(rows: list[dict[str, Any]], a: str, b: str) -> list[dict[str, Any]]:
         if not ra or not rb:
             continue
         entry: dict[str, Any] = {"dataset": d, "a": a, "b": b, "runs": [len(ra), len(rb)], "thresholds": {}}
+        ea, eb = (sum(r["train_s"] for r in rs) / len(rs) for rs in (ra, rb))
         for name in dict.fromkeys(_threshold_names(ra + rb)):
             ha = [r["reached"][name][1] for r in ra if name in r.get("reached", {})]
             hb = [r["reached"][name][1] for r in rb if name in r.get("reached", {})]
@@ -351,12 +352,9 @@ def compare(rows: list[dict[str, Any]], a: str, b: str) -> list[dict[str, Any]]:
             if len(ha) == len(ra) and len(hb) == len(rb):
                 ma, mb = sum(ha) / len(ha), sum(hb) / len(hb)
                 t.update({"mean_s": [ma, mb], "ratio": ma / mb if mb > 0 else None})
-            entry["thresholds"][name] = t
-        ea, eb = (sum(r["train_s"] for r in rs) / len(rs) for rs in (ra, rb))
-        for name, t in entry["thresholds"].items():  # A's time to each threshold against B's whole run (issue #21's measure)
-            ha = [r["reached"][name][1] for r in ra if name in r.get("reached", {})]
-            if len(ha) == len(ra) and eb > 0:
+            if len(ha) == len(ra) and eb > 0:  # A's time to it against B's whole run (issue #21's measure)
                 t["vs_b_run"] = (sum(ha) / len(ha)) / eb
+            entry["thresholds"][name] = t
         entry["end"] = {"mean_s": [ea, eb], "ratio": ea / eb if eb > 0 else None}
         out.append(entry)
     return out

@@ -227,13 +227,19 @@ def _to_int_tuple(v: Any) -> tuple[int, ...]:
     raise ValueError
 
 
+def split_assignment(item: str, expects: str) -> tuple[str, str]:
+    """`FIELD=TEXT` from the command line (--set, --grid, --range) into (field name, text); `expects` says the form
+    when there is no `=`. Dashes in the name read as underscores, as the flags are spelled."""
+    if "=" not in item:
+        raise ConfigError(f"{expects}, got {echo(item)}")
+    name, text = item.split("=", 1)
+    return name.strip().replace("-", "_"), text
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     """`--set field=value` pairs into a dict (values coerced by field type)."""
     out: dict[str, Any] = {}
     for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set expects field=value, got {echo(item)}")
-        k, v = item.split("=", 1)
-        k = k.strip().replace("-", "_")
+        k, v = split_assignment(item, "--set expects field=value")
         out[k] = coerce(k, v)
     return out

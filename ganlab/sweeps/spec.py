@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import FIELDS, RunConfig, coerce, field_type
-from ..config.schema import echo, field_hint
+from ..config.schema import echo, field_hint, split_assignment
 from ..errors import ConfigError
 
 SCHEDULERS = ("", "asha")
@@ -215,10 +215,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     A list field (g_hidden) separates its values with `;`: --grid g_hidden=64,64;128,128."""
     out: dict[str, list] = {}
     for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--grid expects FIELD=V1,V2,..., got {echo(item)}")
-        name, text = item.split("=", 1)
-        name = name.strip().replace("-", "_")
+        name, text = split_assignment(item, "--grid expects FIELD=V1,V2,...")
         if name not in FIELDS:
             raise ConfigError(f"--grid: unknown config field {echo(name)}; {field_hint(name)}")
         if name in out:
@@ -235,10 +232,7 @@ def parse_range(items: list[str]) -> dict[str, tuple]:
     """`--range FIELD=LO:HI[:log|:int]` (repeatable) into {field: (lo, hi, scale)}."""
     out: dict[str, tuple] = {}
     for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--range expects FIELD=LOW:HIGH[:log|:int], got {echo(item)}")
-        name, text = item.split("=", 1)
-        name = name.strip().replace("-", "_")
+        name, text = split_assignment(item, "--range expects FIELD=LOW:HIGH[:log|:int]")
         out[name] = _range(name, tuple(p.strip() for p in text.split(":")))
     return out
 
