@@ -95,3 +95,51 @@ def test_a_run_with_islands_checkpoints_and_explores(tmp_path):
     np.testing.assert_allclose(ex.from_seeds([4])[0], a[1], atol=1e-6)
     path = ex.interpolate(3, 5, 9, "slerp")
     assert np.isfinite(np.asarray(path)).all()
+
+
+@pytest.mark.parametrize("classes", [0, 3])
+def test_the_island_lookup_gives_the_dense_layers_numbers_and_gradients(classes):
+    """IslandLinear picks the island's weight column instead of multiplying a one-hot code: same outputs and
+    gradients (to rounding) as nn.Linear on the dense [scaled z~, one-hot island, class] input."""
+    import torch.nn.functional as F
+
+    from ganlab.models.common import g_input
+    from ganlab.models.mlp import MLPGenerator
+    from ganlab.models.prior import IslandLinear
+
+    torch.manual_seed(0)
+    g = MLPGenerator(2, (2,), [32, 32], "relu", "none", torch.nn.Identity(), classes, LatentMixture(2, 300))
+    first = g.net[0][0]
+    assert isinstance(first, IslandLinear) and first.weight.shape == (32, 2 + 300 + classes)
+    z = torch.randn(300, 2)
+    y = torch.randint(0, 3, (300,)) if classes else None
+    fast = first(g._first_input(z, y))
+    dense = F.linear(g_input(z, y, classes, g.prior), first.weight, first.bias)
+    torch.testing.assert_close(fast, dense, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(first(g_input(z, y, classes, g.prior)), dense)  # a plain tensor: nn.Linear's path
+    grads = []
+    for out in (lambda: first(g._first_input(z, y)), lambda: F.linear(g_input(z, y, classes, g.prior), first.weight, first.bias)):
+        g.zero_grad()
+        out().square().sum().backward()
+        grads.append([p.grad.clone() for p in (first.weight, first.bias, g.prior.log_sigma)])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert grads[0][0][:, 2:302].abs().sum(0).gt(0).sum() == len(torch.unique(g.prior.split(z)[0]))  # used islands only
+
+
+def test_islands_start_apart_whatever_their_count():
+    """Each island's column starts at the same scale for 100 or 1,000 islands (nn.Linear's own bound shrinks with K);
+    a few islands keep nn.Linear's wider draw, and G's first layer stays a plain Linear below LOOKUP_MIN_ISLANDS."""
+    from ganlab.models.mlp import MLPGenerator
+    from ganlab.models.prior import ISLAND_INIT, LOOKUP_MIN_ISLANDS, IslandLinear
+
+    for k in (100, 1000):
+        g = MLPGenerator(2, (2,), [16], "relu", "none", torch.nn.Identity(), 0, LatentMixture(2, k))
+        w = g.net[0][0].weight.detach()[:, 2:2 + k]
+        assert ISLAND_INIT * 0.9 < float(w.abs().max()) <= ISLAND_INIT
+        assert isinstance(g.net[0][0], IslandLinear) == (k >= LOOKUP_MIN_ISLANDS)
+    torch.manual_seed(0)
+    few = MLPGenerator(2, (2,), [16], "relu", "none", torch.nn.Identity(), 0, LatentMixture(2, 25))
+    torch.manual_seed(0)
+    plain = torch.nn.Linear(2 + 25, 16)
+    assert type(few.net[0][0]) is torch.nn.Linear and torch.equal(few.net[0][0].weight, plain.weight)

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from .common import ACTIVATIONS, Chain, EnergyD, g_input, g_input_width, one_hot
+from .prior import LOOKUP_MIN_ISLANDS, IslandInput, IslandLinear, LatentMixture, spread_islands
 from .scaling import Affine
 
 
@@ -38,12 +39,29 @@ class MLPGenerator(nn.Module):
         self.prior = prior  # e.g. LatentMixture: reshapes N(0, I) before the first layer
         dim = int(torch.tensor(shape).prod())
         self.net = Chain(mlp([g_input_width(latent_dim, num_classes, prior), *hidden, dim], activation, norm), out_act)
+        if isinstance(prior, LatentMixture):
+            first: nn.Linear = self.net[0][0]
+            if prior.components >= LOOKUP_MIN_ISLANDS:  # the island code's columns are a lookup (prior.IslandLinear)
+                fast = IslandLinear(first.in_features, first.out_features, prior.dim, prior.components)
+                fast.load_state_dict(first.state_dict())
+                self.net[0][0] = first = fast
+            spread_islands(first, prior.dim, prior.components)
         self.unscale = Affine(dim) if standardize else None  # standardised -> data coordinates (models/scaling.py)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
-        out = self.net(g_input(z, y, self.num_classes, self.prior))
+        out = self.net(self._first_input(z, y))
         return (out if self.unscale is None else self.unscale(out)).view(-1, *self.shape)
+
+
+    def _first_input(self, z: torch.Tensor, y: Optional[torch.Tensor]):
+        """What the first layer takes: an IslandInput when it looks the island up (prior.IslandLinear), else the
+        dense [z or what the prior makes of it, one-hot class]."""
+        if not isinstance(self.net[0][0], IslandLinear):
+            return g_input(z, y, self.num_classes, self.prior)
+        k, scaled = self.prior.scaled(z)
+        c = one_hot(y, self.num_classes, scaled.dtype)
+        return IslandInput(scaled if c is None else torch.cat([scaled, c], 1), k)
 
 
 class MLPDiscriminator(nn.Module):

@@ -25,9 +25,11 @@ borders of z_0: that is the point. An interpolation in the explorer that crosses
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .common import one_hot
 
@@ -35,6 +37,10 @@ from .common import one_hot
 # before it grows. Started at 1.0, the islands overlapped in G's output and bridged the modes as one
 # Gaussian does (grid25 seed 0: 89% HQ); 0.1 and 0.3 gave 25 separate islands and 100% (docs/QUALITY.md).
 INIT_SCALE = 0.1
+# The bound of each island's column in G's first layer (spread_islands): what nn.Linear draws at K = 100
+ISLAND_INIT = 0.1
+# From this many islands G's first layer looks the island up (IslandLinear); below it the one-hot matmul is as fast
+LOOKUP_MIN_ISLANDS = 256
 
 
 class LatentMixture(nn.Module):
@@ -69,9 +75,58 @@ class LatentMixture(nn.Module):
         return torch.cat([z0[:, None], inner[:, 1:]], 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        k, scaled = self.scaled(z)
+        return torch.cat([scaled, one_hot(k, self.components, scaled.dtype)], 1)
+
+    def scaled(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(island (B,), sigma_k * z~ (B, dim)): forward's output without the one-hot code (IslandInput)."""
         k, inner = self.split(z)
-        code = one_hot(k, self.components, inner.dtype)
-        return torch.cat([self.log_sigma[k].exp() * inner, code], 1)
+        return k, self.log_sigma[k].exp() * inner
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, components={self.components}"
+
+
+
+def spread_islands(first: nn.Linear, start: int, count: int) -> None:
+    """Redraw the island code's columns of G's first layer from U(-ISLAND_INIT, ISLAND_INIT) when nn.Linear's own
+    bound, 1 / sqrt(in_features), is below it: that bound shrinks as islands are added (0.03 at K = 1,000), and
+    islands that start alike leave for the same mode together. Fewer islands (K < ~100) keep nn.Linear's draw."""
+    if first.in_features ** -0.5 < ISLAND_INIT:
+        with torch.no_grad():
+            first.weight[:, start:start + count].uniform_(-ISLAND_INIT, ISLAND_INIT)
+
+
+@dataclass
+class IslandInput:
+    """What a G with islands hands its first layer: the dense columns (scaled z~, then any class code) and the
+    island of each row, instead of a (B, dim + K + classes) tensor whose K code columns are one-hot."""
+
+    dense: torch.Tensor  # (B, dim + classes)
+    island: torch.Tensor  # (B,) int64
+
+
+class IslandLinear(nn.Linear):
+    """G's first Linear when its input carries an island code in columns [start, start + count).
+
+    Why: the code's columns are a row lookup, not a (B, K) matmul. With the point recipe's 1,000 islands that
+    matmul (and building the one-hot it multiplies) was most of a point G's forward and backward: 512 x 1,002 x
+    256 multiply-adds per call, against 512 x 256 x 256 for the next layer. Given an IslandInput, the island's
+    weight column is picked instead (B x out). The weight stays nn.Linear's (out, in), so checkpoints, SeFa's
+    factorisation of it and GANSpace's hook on this layer's output are unchanged; a plain tensor (the dense
+    [scaled z~, one-hot island, class] layout) takes nn.Linear's own path and gives the same numbers to rounding.
+    """
+
+    def __init__(self, in_features: int, out_features: int, start: int, count: int):
+        super().__init__(in_features, out_features)
+        self.start, self.count = int(start), int(count)
+
+    def forward(self, x) -> torch.Tensor:
+        if not isinstance(x, IslandInput):
+            return super().forward(x)
+        s, e, w = self.start, self.start + self.count, self.weight
+        rest_w = w[:, :s] if e == self.in_features else torch.cat([w[:, :s], w[:, e:]], 1)
+        return F.linear(x.dense, rest_w, self.bias) + w[:, s:e].t().index_select(0, x.island)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, islands=[{self.start}, {self.start + self.count})"
