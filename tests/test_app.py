@@ -120,7 +120,8 @@ def test_start_pause_monitor_and_latent():
 
 
 def test_finished_run_shows_curves_with_equilibrium_from_disk():
-    """A short run finishes; Monitor (fresh process view, from disk) draws losses with the ln 2 line."""
+    """A short run finishes; Monitor (fresh process view, from disk) draws losses with the equilibrium line (ring8's
+    recipe plays LSGAN: 0.25, D outputs 0.5)."""
     at = app()
     run_id = start_run(at, steps=60)
     assert get_manager().wait(run_id, timeout=120) == "finished"
@@ -130,7 +131,7 @@ def test_finished_run_shows_curves_with_equilibrium_from_disk():
     assert not at.exception
     assert "finished" in at.get("progress")[0].proto.text
     specs = chart_specs(at)
-    assert "ln 2" in specs and "Losses" in specs
+    assert "0.25: D outputs 0.5" in specs and "Losses" in specs
     assert json.loads(at.get("plotly_chart")[0].proto.spec)["data"], "the loss chart has traces"
 
 

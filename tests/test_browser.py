@@ -40,8 +40,8 @@ def test_train_watch_pause_and_open_latent(browser_page, tmp_path):
         start_from_train_page(page, url, preset="ring8", steps=3000, timeout_ms=WAIT_MS,
                               before_start=lambda pg: shot(pg, "train.png", 1050))
 
-        # Monitor: the loss chart has data and its labelled ln 2 equilibrium line
-        page.get_by_text(re.compile(r"ln 2 ≈ 0\.693")).first.wait_for(timeout=WAIT_MS)
+        # Monitor: the loss chart has data and its labelled equilibrium line (ring8's recipe plays LSGAN: 0.25)
+        page.get_by_text(re.compile(r"0\.25: D outputs 0\.5")).first.wait_for(timeout=WAIT_MS)
         page.wait_for_function(
             "() => [...document.querySelectorAll('.js-plotly-plot .scatterlayer .trace path.js-line')]"
             ".some(p => (p.getAttribute('d') || '').split(/[LM]/).length > 3)", timeout=WAIT_MS)

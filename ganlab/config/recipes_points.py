@@ -3,14 +3,20 @@ no architecture, loss or other recipe field (ganlab.config.recipes applies it).
 
 It must not know the answer: nothing here depends on the dataset (no mode count, no batch size or width chosen
 per named mixture). What makes it fast and sharp on mixtures it was never told about (bench.quality, docs/QUALITY.md):
-- 100 latent islands (ganlab/models/prior.py), a count fixed here whatever the data: a connected latent leaves G
-  bridges between modes (ring8 at 3,000 steps without islands: 80% HQ); with islands each mode gets its own few and
-  the gaps stay empty (ring8 and grid25 at 100% HQ by step 750-1,250).
+- 1,000 latent islands (ganlab/models/prior.py), a count fixed here whatever the data: a connected latent leaves G
+  bridges between modes (ring8 at 3,000 steps without islands: 80% HQ); with islands each mode gets its own and the
+  gaps stay empty. Each island carries 1/K of G's mass, so a mode can only hold a whole number of them: with 100
+  islands the 7x7 grid's 49 modes got 2 or 3 each (a 50% imbalance D never stopped pushing on) and it stalled at
+  40-47 modes and 59-87% HQ; with 1,000 (about 20 a mode) the imbalance is a few percent. G's first layer looks the
+  island up instead of multiplying its one-hot code (prior.IslandLinear), so 1,000 cost little more than 100.
+- LSGAN's loss with R1 0.3: with 1,000 islands, BCE (R1 0.1) reached every mode but left islands 3-10 stds off the
+  7x7 grid's modes (79-95% HQ); LSGAN with R1 0.3 held 95-98% (seed screens in docs/QUALITY.md, ninth session).
+- batch 512: half the 7x7 grid's misses of batch 256 (about 10 real points per mode per batch there).
 - the data standardised inside G and D (ganlab/models/scaling.py), so a ring of radius 1 and a grid 12 units wide
-  look alike to the nets and the learning rates and R1's weight mean the same on both.
+  look alike to the nets and the learning rates and R1's weight mean the same on both; G starts 0.1 std wide about
+  the data's mean (scaling.START_SPREAD), so the islands leave in their own directions (at PyTorch's init they sat
+  in one spot and the 5-mode ring collapsed onto 1-3 modes).
 - a linear lr decay to 0 over 2,000 steps: the islands settle on the modes as the steps shrink.
-Known limits (seed 0-1 screens): the 7x7 grid (49 modes) stalls at 40-47 covered modes and 60-87% HQ even at
-3,000-4,000 steps; ring:16 (radius 2, std 0.02) ends at 92.5-96.2% HQ and grid:5,spacing=1,std=0.03 at 91.6-99.8%.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 POINTS: dict[str, Any] = dict(
-    arch="mlp", loss="bce", steps=2000, batch_size=256, lr_d=1e-3, lr_g=1e-3, beta1=0.5, g_hidden=[256, 256],
-    d_hidden=[256, 256], activation="relu", latent_dim=2, latent_mixture=100, lr_schedule="linear", r1_weight=0.1,
+    arch="mlp", loss="lsgan", steps=2000, batch_size=512, lr_d=1e-3, lr_g=1e-3, beta1=0.5, g_hidden=[256, 256],
+    d_hidden=[256, 256], activation="relu", latent_dim=2, latent_mixture=1000, lr_schedule="linear", r1_weight=0.3,
     ema=0.99, standardize=True, snapshot_every=100,
 )
