@@ -35,12 +35,12 @@ def preset_config(name: str) -> RunConfig:
 
 
 # ring8 and grid25: the generic point recipe itself (ganlab/config/recipes_points.py, what `--dataset X` gets for any
-# point data), which knows nothing of either: 100 latent islands whatever the mode count, the data standardised inside
-# the nets, a linear lr decay over 2,000 steps. Measured on seeds 0-4 x 1 and 2 threads (10 runs each, docs/QUALITY.md):
-# ring8 8/8 modes in every run, HQ 99.9-100%, every mode at >= 95% HQ by step 750-1,000 in every run.
+# point data), which knows nothing of either: LSGAN with R1 0.3, 1,000 latent islands whatever the mode count, the
+# data standardised inside the nets, a linear lr decay over 2,000 steps. Measured on seeds 0-4 x 1 and 2 threads (10 runs
+# each, docs/QUALITY.md, the ninth session): ring8 8/8 modes in every run at 99.6-100% HQ, grid25 25/25 at 98.9-99.9%,
+# both at every mode with >= 95% HQ by step 700 (20 s of training) in every run.
 # The presets before it (bench.quality's ring8-v0 / grid25-v0): ring8 12,000 steps of a 3x256 G at 91.2% HQ with
-# 2 threads; grid25 10,000 steps with 25 latent islands, its own mode count. Per step the new nets cost 0.93-0.97x
-# ring8-v0's (grid25-v0: 1.58x), so a run takes ~0.16x the old ring8 preset's time and ~0.12x the old grid25 preset's.
+# 2 threads; grid25 10,000 steps with 25 latent islands, its own mode count.
 preset("ring8", "8 Gaussians on a ring: every mode, sharp (the point recipe)",
        "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)", **{**POINTS, "dataset": "ring8"})
 # grid25: 25/25 modes in every run, HQ 97.3-100% (seeds 0-4 x 1 and 2 threads; the 2-thread runs end at 97.3-100%,

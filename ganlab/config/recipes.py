@@ -42,7 +42,7 @@ class Recipe:
         v = {**RunConfig().to_dict(), **self.values}
         parts = [v["arch"].upper() if v["arch"] == "dcgan" else f"{v['arch'].upper()} {_widths(v)}", v["loss"].upper(),
                  f"{v['steps']:,} steps", f"batch {v['batch_size']}", f"{v['optimizer'].capitalize()} lr {_lr(v)}",
-                 f"latent {v['latent_dim']}" + (f" with {v['latent_mixture']} islands" if v["latent_mixture"] else "")]
+                 f"latent {v['latent_dim']}" + (f" with {v['latent_mixture']:,} islands" if v["latent_mixture"] else "")]
         if v["lr_schedule"] != "constant":
             parts.append(f"{v['lr_schedule']} lr decay")
         if v["standardize"]:
