@@ -53,7 +53,6 @@ class MLPGenerator(nn.Module):
         out = self.net(self._first_input(z, y))
         return (out if self.unscale is None else self.unscale(out)).view(-1, *self.shape)
 
-
     def _first_input(self, z: torch.Tensor, y: Optional[torch.Tensor]):
         """What the first layer takes: an IslandInput when it looks the island up (prior.IslandLinear), else the
         dense [z or what the prior makes of it, one-hot class]."""

@@ -87,7 +87,6 @@ class LatentMixture(nn.Module):
         return f"dim={self.dim}, components={self.components}"
 
 
-
 def spread_islands(first: nn.Linear, start: int, count: int) -> None:
     """Redraw the island code's columns of G's first layer from U(-ISLAND_INIT, ISLAND_INIT) when nn.Linear's own
     bound, 1 / sqrt(in_features), is below it: that bound shrinks as islands are added (0.03 at K = 1,000), and
