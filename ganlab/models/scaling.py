@@ -69,7 +69,7 @@ def fit(g: nn.Module, d: nn.Module, x: torch.Tensor) -> None:
 # G's first samples, in standardised units: centred on the data's mean with this std. PyTorch's init leaves a
 # point G's output ~0.0075 wide, all islands in one spot at the data's mean: on a ring that spot is the empty
 # centre, the islands left it together and the 5-mode ring collapsed onto 1-4 of its modes (lsgan: 7 of 8 screens).
-# Started 0.1 wide, each island leaves in its own direction (ring:5: 5/5 modes in all 15 runs); 0.3 to 1.0 started
+# Started 0.1 wide, each island leaves in its own direction (ring:5: 5/5 modes in all 10 runs of the study); 0.3 to 1.0 started
 # G as wide as the modes' grid, D could not find the fakes among the reals and the 7x7 grid stayed a cloud (2-37 of
 # 49 modes). docs/QUALITY.md, "The ninth session".
 START_SPREAD = 0.1
