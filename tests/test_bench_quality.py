@@ -89,9 +89,12 @@ def test_compare_is_the_ratio_of_mean_seconds_to_each_threshold_on_a_shared_data
 
 def test_record_writes_what_expected_time_reads(tmp_path):
     path = tmp_path / "expected.json"
+    from ganlab.config.recipes_points import POINTS
+
     rows = [_row(dataset="ring:5", seed=s, reached={"hq95": [step, t]}, train_s=30.0 + s)
             for s, step, t in ((0, 400, 8.0), (1, 600, 12.0))]
-    rows[0]["recipe"] = rows[1]["recipe"] = "points"
+    for r in rows:
+        r.update(recipe="points", loss=POINTS["loss"])  # what the recipe trains: an entry is for its loss
     path.write_text(json.dumps({"measured": [{"recipe": "grid25", "dataset": "grid25", "loss": "bce", "threads": 1,
                                               "seconds_to_end": 99.0, "steps": 10}]}))
     (entry,) = quality.record(rows, path)
@@ -115,7 +118,8 @@ def test_record_writes_what_expected_time_reads(tmp_path):
 def test_a_tiny_real_study_has_metric_rows_during_training_and_final_figures(capsys, tmp_path):
     assert quality.main(["--presets", "ring8", "--datasets", "ring:5", "--seeds", "0", "--threads", "1", "--jobs", "1",
                          "--json", "--runs-dir", str(tmp_path), "--eval-every", "20", "--set", "steps=40",
-                         "--set", "g_hidden=16,16", "--set", "d_hidden=16", "--compare", "default,ring8"]) == 0
+                         "--set", "g_hidden=16,16", "--set", "d_hidden=16", "--compare", "default,ring8",
+                         "--set", "loss=bce"]) == 0  # BCE: D is a probability, so the DRS figures are made too
     out = json.loads(capsys.readouterr().out)
     preset_row, recipe_row = out["rows"]
     assert preset_row["recipe"] == "ring8" and recipe_row["source"] == "recipe" and recipe_row["dataset"] == "ring:5"

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from ganlab.config.presets import PRESETS
 from tests.helpers.server import SHOTS, chromium_page, serve, start_from_train_page
 
 pytestmark = pytest.mark.browser
@@ -73,6 +74,6 @@ def test_train_watch_pause_and_open_latent(browser_page, tmp_path):
         page.get_by_role("link", name="Runs").click()
         page.wait_for_url(re.compile(r"/runs"), timeout=WAIT_MS)
         page.get_by_text("Open in Monitor").wait_for(timeout=WAIT_MS)
-        assert "00000-ring8-mlp-bce · paused" in page.content()  # the run, in its state
+        assert f"00000-ring8-mlp-{PRESETS.get('ring8').values['loss']} · paused" in page.content()  # the run, in its state
         assert not page.locator('[data-testid="stException"]').count(), "Runs page raised"
         shot(page, "runs.png", 800)

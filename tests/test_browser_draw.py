@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ganlab.config.recipes_points import POINTS
 from tests.helpers.server import SHOTS, chromium_page, serve, settle
 
 pytestmark = pytest.mark.browser
@@ -98,4 +99,4 @@ def test_draw_save_and_train_on_it(tmp_path):
                         "--runs-dir", str(tmp_path / "cli-runs"), "--data-root", str(data_dir), "--quiet"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
-    assert "drawn-ring-mlp-bce finished: step 100/100" in p.stdout
+    assert f"drawn-ring-mlp-{POINTS['loss']} finished: step 100/100" in p.stdout  # the point recipe trained it

@@ -9,12 +9,13 @@ import re
 
 import pytest
 
+from ganlab.config.presets import PRESETS
 from tests.helpers.server import SHOTS, chromium_page, serve, settle, start_from_train_page
 
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 120_000
-LIVE = re.compile(r"(\d{5}-ring8-mlp-bce) is running · step ([\d,]+) of")
+LIVE = re.compile(rf"(\d{{5}}-ring8-mlp-{PRESETS.get('ring8').values['loss']}) is running · step ([\d,]+) of")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ganlab.cli import main
+from ganlab.config.recipes_points import POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--set", "log_every=10", "--set", "g_hidden=32", "--set", "d_hidden=32", "--quiet"]
@@ -22,12 +23,15 @@ def _cli(*args, check_rc=None):
     return p
 
 
+RING8_RUN = f"00000-ring8-mlp-{POINTS['loss']}"  # `train --dataset ring8` trains the point recipe
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     p = _cli("train", "--dataset", "ring8", "--steps", "40", "--runs-dir", str(runs), "--seed", "0", *FAST, check_rc=0)
-    run_dir = runs / "00000-ring8-mlp-bce"
-    assert "00000-ring8-mlp-bce finished: step 40/40" in p.stdout
+    run_dir = runs / RING8_RUN
+    assert f"{RING8_RUN} finished: step 40/40" in p.stdout
     return run_dir
 
 
@@ -54,7 +58,7 @@ def test_eval_prints_one_json_object(trained):
 
 def test_runs_lists_one_line_per_run(trained):
     p = _cli("runs", "--runs-dir", str(trained.parent), check_rc=0)
-    assert p.stdout.split("\t")[:6] == ["00000-ring8-mlp-bce", "ring8", "mlp", "bce", "finished", "40/40\n"]
+    assert p.stdout.split("\t")[:6] == [RING8_RUN, "ring8", "mlp", POINTS["loss"], "finished", "40/40\n"]
 
 
 def test_images_sample_in_unit_range_and_conditional_label(tmp_path):
