@@ -10,6 +10,7 @@ import torch
 
 from ganlab.cli import main
 from ganlab.config import ConfigError, RunConfig
+from ganlab.config.recipes_points import POINTS
 from ganlab.config.validate import validate_config
 from ganlab.data import DataError, dataset_spec, load_dataset, metric_family
 from ganlab.data import points as pts
@@ -242,7 +243,7 @@ def test_the_cli_trains_on_a_points_file_and_a_bad_one_is_one_line_exit_2(tmp_pa
     _csv(tmp_path / "xy.csv", _cloud(200))
     common = ["--steps", "5", "--runs-dir", str(tmp_path / "runs"), "--quiet", "--set", "g_hidden=8", "--set", "d_hidden=8"]
     assert main(["train", "--dataset", f"points:{tmp_path / 'xy.csv'}", *common]) == 0
-    assert "00000-xy-mlp-bce finished: step 5/5" in capsys.readouterr().out
+    assert f"00000-xy-mlp-{POINTS['loss']} finished: step 5/5" in capsys.readouterr().out  # the point recipe
     assert main(["train", "--dataset", f"points:{_bad(tmp_path, 'word')}", *common]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and "line 42, column 2: 'abc' is not a number" in err

@@ -131,7 +131,7 @@ def test_a_recipes_summary_names_what_its_values_set():
     points = RECIPES.get("points")
     text = points.summary()
     assert f"{points.values['steps']:,} steps" in text
-    assert f"with {points.values['latent_mixture']} islands" in text and "standardised points" in text
+    assert f"with {points.values['latent_mixture']:,} islands" in text and "standardised points" in text
     plain = Recipe("x", "points", {"arch": "mlp", "r1_weight": 1.0, "r1_every": 4, "lr_schedule": "cosine"}, "")
     assert "R1 1 every 4 steps" in plain.summary() and "cosine lr decay" in plain.summary()
     assert "islands" not in plain.summary() and "standardised" not in plain.summary()

@@ -248,7 +248,7 @@ def test_run_names_say_conditional_and_preset(tmp_path):
     assert cond.id == "00001-digits-mlp-bce-cond"
     assert cgan.id == "00002-digits-mlp-bce-cond-cgan"
     assert d2l.id == "00003-gaussian2d-linear-bce-d2l-gaussian"
-    assert ring.id == "00004-ring8-mlp-bce"
+    assert ring.id == f"00004-ring8-mlp-{ring.config().loss}"  # ring8 is the point recipe: its loss, no preset suffix
     assert odd.path.parent == runs and "/" not in odd.id and len(odd.id) < 80 and odd.id.startswith("00005-ring8-mlp-bce-")
     assert preset_config("cgan").preset == "cgan" and cgan.config().preset == "cgan"
 
