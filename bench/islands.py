@@ -37,7 +37,7 @@ def measure(islands: int, batch: int, rounds: int, calls: int = 50) -> dict:
 
     def lookup() -> None:
         g.zero_grad(set_to_none=True)
-        g.net(g._first_input(z, None)).sum().backward()
+        g.net(g.first_input(z, None)).sum().backward()
 
     def dense() -> None:
         g.zero_grad(set_to_none=True)

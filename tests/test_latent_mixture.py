@@ -113,12 +113,12 @@ def test_the_island_lookup_gives_the_dense_layers_numbers_and_gradients(classes)
     assert isinstance(first, IslandLinear) and first.weight.shape == (32, 2 + 300 + classes)
     z = torch.randn(300, 2)
     y = torch.randint(0, 3, (300,)) if classes else None
-    fast = first(g._first_input(z, y))
+    fast = first(g.first_input(z, y))
     dense = F.linear(g_input(z, y, classes, g.prior), first.weight, first.bias)
     torch.testing.assert_close(fast, dense, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(first(g_input(z, y, classes, g.prior)), dense)  # a plain tensor: nn.Linear's path
     grads = []
-    for out in (lambda: first(g._first_input(z, y)), lambda: F.linear(g_input(z, y, classes, g.prior), first.weight, first.bias)):
+    for out in (lambda: first(g.first_input(z, y)), lambda: F.linear(g_input(z, y, classes, g.prior), first.weight, first.bias)):
         g.zero_grad()
         out().square().sum().backward()
         grads.append([p.grad.clone() for p in (first.weight, first.bias, g.prior.log_sigma)])

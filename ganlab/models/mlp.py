@@ -50,10 +50,10 @@ class MLPGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         assert z.shape[1:] == (self.latent_dim,), f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}"
-        out = self.net(self._first_input(z, y))
+        out = self.net(self.first_input(z, y))
         return (out if self.unscale is None else self.unscale(out)).view(-1, *self.shape)
 
-    def _first_input(self, z: torch.Tensor, y: Optional[torch.Tensor]):
+    def first_input(self, z: torch.Tensor, y: Optional[torch.Tensor]):
         """What the first layer takes: an IslandInput when it looks the island up (prior.IslandLinear), else the
         dense [z or what the prior makes of it, one-hot class]."""
         if not isinstance(self.net[0][0], IslandLinear):

@@ -80,7 +80,7 @@ def spread_start(g: nn.Module, n: int = 2048) -> None:
 
     A fixed latent batch from its own generator: the global RNG (and so every later draw of the run) is untouched.
     """
-    first_input = getattr(g, "_first_input", None)
+    first_input = getattr(g, "first_input", None)  # MLPGenerator: what its first layer takes
     linears = [m for m in g.modules() if isinstance(m, nn.Linear)]
     if first_input is None or not linears or getattr(g, "num_classes", 0):
         return
