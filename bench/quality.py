@@ -548,6 +548,23 @@ def _workers(jobs: int, threads: int) -> int:
     return max(1, cores // threads)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: a worker ends when the driver does. A driver that is killed (Ctrl-C in another shell, a
+    timeout's SIGTERM, SIGKILL) never runs the pool's shutdown, and a spawned worker would train on unseen, loading
+    the box under the next measurement. Linux's PR_SET_PDEATHSIG sends the worker SIGTERM when its parent goes;
+    elsewhere the worker keeps the old behaviour."""
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return
+    prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the driver died before the signal was armed
+        os._exit(1)
+
+
 def run_all(jobs: list[dict[str, Any]], root: str, *, workers: int = 0, eval_every: Optional[int] = None,
             progress=None) -> list[dict[str, Any]]:
     """Every job, each thread count in its own pool (runs at 2 threads go one at a time on 2 cores), rows in plan
@@ -555,7 +572,8 @@ def run_all(jobs: list[dict[str, Any]], root: str, *, workers: int = 0, eval_eve
     rows: dict[int, dict[str, Any]] = {}
     for threads in dict.fromkeys(j["threads"] for j in jobs):
         idx = [i for i, j in enumerate(jobs) if j["threads"] == threads]
-        with ProcessPoolExecutor(max_workers=_workers(workers, threads), mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=_workers(workers, threads), mp_context=get_context("spawn"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {i: pool.submit(run_one, jobs[i], root, eval_every) for i in idx}
             for i, fut in futures.items():
                 rows[i] = fut.result()

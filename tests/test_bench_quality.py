@@ -1,9 +1,15 @@
 """The quality study's plumbing: the plan (presets, baselines and the default recipe x seeds x threads), the worst
 case over seeds x threads, A/B time ratios, --record and what ganlab.config.timing reads back, and one real tiny
-study with metrics during training."""
+study with metrics during training; a killed driver's workers end with it."""
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +144,61 @@ def test_the_expected_time_reads_as_one_sentence():
                            "step; measured on ring:5 (5 seeds, 1 thread, Xeon, 2026-12-01)")
     unreached = timing.Expected("hq95", "every mode, 95% high quality", None, None, 30.0, "ring8", 2, 1, "", "")
     assert unreached.summary().startswith("every mode, 95% high quality (hq95) was not reached by every measured seed")
+
+
+_DRIVER = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from bench.quality import _die_with_parent
+from tests.test_bench_quality import _write_pid_and_wait
+
+if __name__ == "__main__":
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
+        pool.submit(_write_pid_and_wait, sys.argv[1]).result()
+"""
+
+
+def _write_pid_and_wait(path: str) -> None:
+    """A worker's job that outlives any test: it says who it is, then waits."""
+    with open(path + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
+    time.sleep(120)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return not (state.exists() and state.read_text().split()[2] == "Z")  # a zombie has ended
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_driver_takes_its_spawned_workers_with_it(tmp_path):
+    """SIGKILL skips every shutdown the pool has; before the initializer its worker trained on, unseen."""
+    (tmp_path / "driver.py").write_text(_DRIVER)
+    pid_file = tmp_path / "worker.pid"
+    root = Path(__file__).resolve().parents[1]
+    driver = subprocess.Popen([sys.executable, str(tmp_path / "driver.py"), str(pid_file)], cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists():
+            assert driver.poll() is None and time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert _alive(worker)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker outlived its killed driver"
+    finally:
+        driver.kill()
+        if pid_file.exists() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
