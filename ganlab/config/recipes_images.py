@@ -27,13 +27,17 @@ IMAGES_SMALL: dict[str, Any] = dict(
 )
 # 28x28 grey (MNIST, Fashion-MNIST): a DCGAN of 32 channels at full size (G 64-32; the cost of a step is in its
 # 14x14 convolutions) with lazy R1 on D, which takes batch norm out of D (ganlab.models.build_dcgan) and lets the
-# learning rate rise from the paper's 2e-4 to 5e-4: FD 89 against 124 for the paper's settings at 3,000 steps
-# (seed 0, one thread), classes more even (smallest 5.6% against 3.3%); seeds 0-2: FD 81-89, 10/10 classes, the FD
-# still falling. 6,000 steps: FD 59 (seed 0); 64 channels at 3,000 steps: FD 55 in 1.2x the wall time of that.
-# NOT yet near the real floor (5.3): digits of every class, about one in six malformed at 3,000 steps.
+# learning rate rise far above the paper's 2e-4. Screens at 6,000 steps (MNIST seed 0, one thread; docs/QUALITY.md,
+# the tenth session): with the paper's Adam betas the FD fell with every doubling of a constant lr up to 2e-3 (59
+# at 5e-4, 38 at 1e-3, 28 at 2e-3); 4e-3 was unsteady (131 at step 2,000, 37.5 at the end); a linear decay to 0
+# lost what it took off the mean lr. StyleGAN2's betas (0, 0.99) got there in half the steps (37 at step 3,000
+# against 46) and R1 0.1 rather than 0.5 raised precision and density (0.79 / 0.52 against 0.77 / 0.48); every
+# such variant levels off at an FD of 28-30 by step 5,000. Not better: an EMA of 0.999, hinge with spectral norm,
+# 100 latent islands (recall fell to 0.08), 48 channels (the same FD per step at 1.9x the time a step).
+# NOT at the real floor (5.3): about one sample in five is malformed (precision 0.79 against 0.95 real to real).
 IMAGES_28: dict[str, Any] = dict(
-    arch="dcgan", loss="bce", steps=6000, batch_size=64, lr_d=5e-4, lr_g=5e-4, beta1=0.5, latent_dim=100,
-    base_channels=32, r1_weight=0.5, r1_every=4, ema=0.995, snapshot_every=250,
+    arch="dcgan", loss="bce", steps=6000, batch_size=64, lr_d=2e-3, lr_g=2e-3, beta1=0.0, beta2=0.99,
+    latent_dim=100, base_channels=32, r1_weight=0.1, r1_every=4, ema=0.995, snapshot_every=250,
 )
 # 32x32 colour (CIFAR-10): UNMEASURED on CIFAR (its files cannot be fetched here; a smoke run on coloured 32x32
 # digits trains). The DCGAN paper's optimiser and loss; 32 channels at the finest layer (G 128-64-32) to keep a
