@@ -135,3 +135,5 @@ def test_a_recipes_summary_names_what_its_values_set():
     plain = Recipe("x", "points", {"arch": "mlp", "r1_weight": 1.0, "r1_every": 4, "lr_schedule": "cosine"}, "")
     assert "R1 1 every 4 steps" in plain.summary() and "cosine lr decay" in plain.summary()
     assert "islands" not in plain.summary() and "standardised" not in plain.summary()
+    assert "betas" not in plain.summary() and "betas" not in points.summary()  # RunConfig's betas go unsaid
+    assert "Adam lr 0.002 betas (0, 0.99)," in RECIPES.get("images-28").summary()

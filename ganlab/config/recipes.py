@@ -41,7 +41,7 @@ class Recipe:
         """What the recipe sets, from its values (so it stays true when the values are retuned)."""
         v = {**RunConfig().to_dict(), **self.values}
         parts = [v["arch"].upper() if v["arch"] == "dcgan" else f"{v['arch'].upper()} {_widths(v)}", v["loss"].upper(),
-                 f"{v['steps']:,} steps", f"batch {v['batch_size']}", f"{v['optimizer'].capitalize()} lr {_lr(v)}",
+                 f"{v['steps']:,} steps", f"batch {v['batch_size']}", f"{v['optimizer'].capitalize()} lr {_lr(v)}{_betas(v)}",
                  f"latent {v['latent_dim']}" + (f" with {v['latent_mixture']:,} islands" if v["latent_mixture"] else "")]
         if v["lr_schedule"] != "constant":
             parts.append(f"{v['lr_schedule']} lr decay")
@@ -57,6 +57,13 @@ class Recipe:
 def _widths(v: dict) -> str:
     g, d = (" x ".join(map(str, v[k])) for k in ("g_hidden", "d_hidden"))
     return f"(G {g}, D {d})"
+
+
+def _betas(v: dict) -> str:
+    """Adam's betas when they are not RunConfig's (an lr means little without them), else nothing."""
+    if v["optimizer"] != "adam" or (v["beta1"], v["beta2"]) == (RunConfig.beta1, RunConfig.beta2):
+        return ""
+    return f" betas ({v['beta1']:g}, {v['beta2']:g})"
 
 
 def _lr(v: dict) -> str:
