@@ -59,9 +59,16 @@ def shoot(page, path: Path) -> None:
 
 
 def number(page, label: str, value) -> None:
+    """Type a number and wait until the box holds exactly it. A rerun that lands mid-fill (the form refilling after
+    the architecture changed) once left "2000" in front of the typed "300": a 2,000,300-step run, and a timeout."""
     box = page.get_by_role("spinbutton", name=label)
-    box.fill(str(value))
-    box.press("Enter")
+    for _ in range(5):
+        box.fill(str(value))
+        box.press("Enter")
+        page.wait_for_timeout(300)
+        if box.input_value() == str(value):
+            return
+    raise AssertionError(f"{label}: the box holds {box.input_value()!r}, not {value}")
 
 
 def test_pack_then_train_dcgan_in_the_browser(tmp_path):
@@ -104,7 +111,7 @@ def _flow(page, url: str, src: Path, data_dir: Path) -> None:
     number(page, "Batch size", 32)
     page.get_by_text("Advanced: optimiser").click()
     number(page, "DCGAN base channels", 16)
-    page.get_by_text(f"{STEPS} steps").wait_for()  # the "Ready: ..." line: nothing blocks Start
+    page.get_by_text(re.compile(rf"(?<![\d,]){STEPS} steps")).first.wait_for()  # "Ready: ...": nothing blocks Start
     page.get_by_role("button", name=re.compile("Start training")).click()
     page.wait_for_url(re.compile(r"/monitor"))
 
