@@ -39,6 +39,7 @@ def test_picking_mnist_fills_the_form_with_the_28px_recipe_and_says_so():
     assert "Recommended recipe for 28x28 grey images" in infos(at) and "Change any field" in infos(at)
     cfg = config_json(at)
     assert cfg["recipe"] == "images-28" and cfg["arch"] == "dcgan" and cfg["batch_size"] == IMAGES_28["batch_size"]
+    assert all(cfg[k] == v for k, v in IMAGES_28.items()), "a recipe field the form does not show still reaches the run"
 
 
 def test_a_field_the_person_changes_wins_over_every_recipe():

@@ -137,3 +137,4 @@ def test_a_recipes_summary_names_what_its_values_set():
     assert "islands" not in plain.summary() and "standardised" not in plain.summary()
     assert "betas" not in plain.summary() and "betas" not in points.summary()  # RunConfig's betas go unsaid
     assert "Adam lr 0.002 betas (0, 0.99)," in RECIPES.get("images-28").summary()
+    assert "G's update reuses D's fakes" in RECIPES.get("images-28").summary() and "fakes" not in plain.summary()

@@ -51,6 +51,8 @@ class Recipe:
             parts.append(f"R1 {v['r1_weight']:g}" + (f" every {v['r1_every']} steps" if v["r1_every"] > 1 else ""))
         if v["ema"]:
             parts.append(f"EMA {v['ema']:g}")
+        if v["reuse_fakes"]:
+            parts.append("G's update reuses D's fakes")
         return ", ".join(parts)
 
 
