@@ -404,3 +404,17 @@ def test_every_chart_is_valid_plotly_though_assembled_without_validation():
             for entry in charts.CHARTS:
                 spec = entry.obj.build(inp).to_plotly_json()
                 assert go.Figure(spec).to_plotly_json() == spec, entry.name  # validates every property
+
+
+def test_d_output_figure_takes_the_losss_word_over_the_values():
+    """An LSGAN's scores sit in [0, 1] as they regress to 1 and 0, but they are not probabilities: the loss says so."""
+    h = _history()
+    assert curves.d_output_figure(h, equilibrium=BCE_EQ).layout.yaxis.title.text == "D output (probability)"
+    fig = curves.d_output_figure(h, equilibrium=BCE_EQ, probability=False)
+    assert fig.layout.yaxis.title.text == "critic score" and fig.layout.yaxis.range is None
+    from ganlab.game.losses import LOSSES
+    from ganlab.viz.charts import CHARTS, ChartInput
+    lsgan = CHARTS.get("dout").build(ChartInput(h, d_probability=LOSSES.get("lsgan").to_prob))
+    assert lsgan.layout.yaxis.title.text == "critic score"
+    bce = CHARTS.get("dout").build(ChartInput(h, d_probability=LOSSES.get("bce").to_prob))
+    assert bce.layout.yaxis.title.text == "D output (probability)"

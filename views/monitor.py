@@ -126,9 +126,10 @@ def charts(view, smoothing: float, log_y: bool) -> None:
     h, cfg = view.history, view.config
     counts = value_counts(view)
     shown = chart_registry.visible(counts)
+    loss = LOSSES.get(cfg.loss)
     inp = chart_registry.ChartInput(
-        h, smoothing=smoothing, log_y=log_y, max_points=MAX_POINTS, equilibrium=LOSSES.get(cfg.loss).equilibrium,
-        convention=CONVENTION, totals={t: last_value(h, t) for e in shown for t in e.obj.totals},
+        h, smoothing=smoothing, log_y=log_y, max_points=MAX_POINTS, equilibrium=loss.equilibrium,
+        convention=CONVENTION, d_probability=loss.to_prob, totals={t: last_value(h, t) for e in shown for t in e.obj.totals},
         changes=run_changes(view), reached=chart_registry.reached_marks(h))
     tick_key = (*view.version, smoothing, log_y)
     for section in chart_registry.SECTIONS:

@@ -37,6 +37,7 @@ class ChartInput:
     max_points: int = 2000
     equilibrium: Equilibrium = field(default_factory=dict)  # the loss's equilibrium lines
     convention: str = ""  # how the losses are averaged (the loss chart's subtitle)
+    d_probability: Optional[bool] = None  # the loss reads D's output as a probability (None: not known)
     totals: Mapping[str, Optional[float]] = field(default_factory=dict)  # total key -> its latest value
     changes: tuple[RecipeChange, ...] = ()  # live changes of lr / k (series.recipe_changes): a line on each curve
     reached: tuple[curves.Reached, ...] = ()  # quality thresholds first met (reached_marks): a line on each metric chart
@@ -117,7 +118,8 @@ CHARTS.add("loss", Chart(("Loss/D", "Loss/G"), lambda c: curves.loss_figure(
     max_points=c.max_points, changes=c.changes), shows=always),
     "D's and G's losses against the loss's equilibrium: the first thing to read")
 CHARTS.add("dout", Chart(("D/real", "D/fake"), lambda c: curves.d_output_figure(
-    c.history, equilibrium=c.equilibrium, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes),
+    c.history, equilibrium=c.equilibrium, smoothing=c.smoothing, max_points=c.max_points, changes=c.changes,
+    probability=c.d_probability),
     shows=always),
     "D's mean verdict on real and on fake: who is winning the game")
 CHARTS.add("div", Chart(("Div/KL", "Div/JS"), lambda c: divergence_figure(c)),

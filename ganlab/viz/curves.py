@@ -167,16 +167,22 @@ def loss_figure(history: History, *, equilibrium: Equilibrium, convention: str =
 
 def d_output_figure(history: History, *, equilibrium: Equilibrium, smoothing: float = 0.0,
                     max_points: int = 2000, height: int | None = 320,
-                    changes: Sequence[RecipeChange] = ()) -> go.Figure:
-    """D(x) on real and D(G(z)) on fake vs step; probabilities get a fixed [0, 1] axis."""
-    values = np.concatenate([series(history, k)[1] for k in ("D/real", "D/fake")])
-    prob = values.size == 0 or bool(((values >= 0) & (values <= 1)).all())
+                    changes: Sequence[RecipeChange] = (), probability: bool | None = None) -> go.Figure:
+    """D(x) on real and D(G(z)) on fake vs step; probabilities get a fixed [0, 1] axis.
+
+    probability: whether the run's loss reads D's output as a probability (ganlab.game.losses.Loss.to_prob). An
+    LSGAN's scores regress to 1 and 0 and so mostly lie in [0, 1] too, but they are not probabilities; only where
+    no loss is known (None) do the values decide.
+    """
+    if probability is None:
+        values = np.concatenate([series(history, k)[1] for k in ("D/real", "D/fake")])
+        probability = values.size == 0 or bool(((values >= 0) & (values <= 1)).all())
     subtitle = ("D winning: D(x) → 1, D(G(z)) → 0 · both near 0.5: D can't tell them apart"
-                if prob else "Critic scores: the gap between them is what the critic has learned")
+                if probability else "Critic scores: the gap between them is what the critic has learned")
     return series_figure(history, ["D/real", "D/fake"], title="D's verdicts",
-                         y_title="D output (probability)" if prob else "critic score",
+                         y_title="D output (probability)" if probability else "critic score",
                          subtitle=subtitle, equilibrium=equilibrium, smoothing=smoothing,
-                         y_range=(-0.03, 1.03) if prob else None, max_points=max_points,
+                         y_range=(-0.03, 1.03) if probability else None, max_points=max_points,
                          height=height, changes=changes)
 
 
