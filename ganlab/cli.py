@@ -123,7 +123,7 @@ def build_parser() -> Parser:
     e.add_argument("--data-root")
     e.add_argument("--sampler", default="raw", help="raw (G alone) or drs (D's logit filters G's samples)")
 
-    r = sub.add_parser("runs", help="list runs: id, dataset, arch, loss, state, step")
+    r = sub.add_parser("runs", help="list runs: id, dataset, arch, loss, state, step, and why a run stopped early")
     r.add_argument("--runs-dir")
 
     sub.add_parser("presets", help="list the named presets")
@@ -489,7 +489,8 @@ def cmd_runs(a: argparse.Namespace) -> int:
         try:
             c = run.config()
             st = run.status()
-            print(f"{run.id}\t{c.dataset}\t{c.arch}\t{c.loss}\t{st.get('state')}\t{st.get('step', 0)}/{c.steps}")
+            line = f"{run.id}\t{c.dataset}\t{c.arch}\t{c.loss}\t{st.get('state')}\t{st.get('step', 0)}/{c.steps}"
+            print(line + (f"\t{st['stopped_early']}" if st.get("stopped_early") else ""))  # why it ended before c.steps
         except RunError as e:
             print(f"{run.id}\t(unreadable: {e})")
     return 0

@@ -59,6 +59,9 @@ def test_the_cli_prints_the_reason(tmp_path, capsys, loose):
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "finished: step 20/200" in out and "stopped early: " in out and "at step 20" in out
+    assert cli.main(["runs", "--runs-dir", str(tmp_path)]) == 0  # the list says why the run ended at 20 of 200
+    row = capsys.readouterr().out.strip().split("\t")
+    assert row[4:6] == ["finished", "20/200"] and row[6].startswith("stopped early: ") and row[6].endswith("at step 20")
 
 
 def test_a_run_that_never_meets_it_trains_every_step(tmp_path):
