@@ -35,10 +35,12 @@ IMAGES_SMALL: dict[str, Any] = dict(
 # such variant levelled off at an FD of 28-30 by step 5,000. Not better: an EMA of 0.999, hinge with spectral norm,
 # 100 latent islands (recall fell to 0.08), 48 channels (the same FD per step at 1.9x the time a step).
 # The eleventh session (docs/QUALITY.md): G's update reuses the D update's fakes (one G forward a step, not two:
-# 1.25x faster a step, and no worse), and batch 128 rather than 64 (1.6x the time a step, a far lower FD per second:
-# 23.9 at step 3,000 against 37.8). Not better at batch 128: lr 3e-3, constant or decaying, R1 0.2, and 4x the
-# channels at 7x7 in D or in both nets (the same FD per step at 1.3-1.5x the time); an EMA of 0.998 or 0.999 lags.
-# NOT at the real floor (5.3-5.5): about one sample in five is malformed (precision ~0.81 against 0.95 real to real).
+# 1.2x faster a step at 2 threads, and no worse), and batch 128 rather than 64 for 5,000 steps (about the same FD
+# per image seen, twice the time a step; 640,000 images instead of 384,000 in 1.7x the run time, still inside ~5
+# minutes). Not better at batch 128: lr 3e-3, constant or decaying, R1 0.2, and 4x the channels at 7x7 in D or in
+# both nets (no lower FD per step at 1.3-1.5x the time); an EMA of 0.998 or 0.999 lags a G still improving.
+# The study (5 seeds x threads 1 and 2): FD 19.3-28.5 against a floor of 5.45, every class, 2.5-4 minutes at 2 threads.
+# NOT at the real floor: about one sample in five is malformed (precision 0.79-0.82 against ~0.95 real to real).
 IMAGES_28: dict[str, Any] = dict(
     arch="dcgan", loss="bce", steps=5000, batch_size=128, reuse_fakes=True, lr_d=2e-3, lr_g=2e-3, beta1=0.0,
     beta2=0.99, latent_dim=100, base_channels=32, r1_weight=0.1, r1_every=4, ema=0.995, snapshot_every=250,
