@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +40,7 @@ from .params import has_batch_norm
 # what agree_stop's all-reduce carries (the largest wins): go on, a stop asked for (a signal), a rank has left
 GO, STOP, LEFT = 0, 1, 2
 FINISH_TIMEOUT = timedelta(seconds=120)  # how long a leaving rank waits for the others to see it go
+LEAVE_TIMEOUT = timedelta(seconds=60)  # how long a rank leaving the group waits for the others to leave it too
 ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
 
 
@@ -110,13 +112,28 @@ def init() -> World:
 
 
 def destroy() -> None:
-    """Leave the process group (the end of a torchrun process)."""
+    """Leave the process group (the end of a torchrun process).
+
+    On a normal exit every rank first waits for the others (a barrier with a timeout): a rank that tore its gloo
+    group down while a peer still talked to it made that peer abort ("terminate called without an active exception",
+    SIGABRT) when the CPU was busy. When an exception is on its way out (a refusal, Ctrl-C) the peers may never come,
+    so the rank leaves at once, as before.
+    """
     global _world
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if sys.exc_info()[0] is None:
+            _meet_before_leaving(dist)
         dist.destroy_process_group()
     _world = None
+
+
+def _meet_before_leaving(dist) -> None:
+    try:
+        dist.monitored_barrier(timeout=LEAVE_TIMEOUT)
+    except Exception:  # noqa: BLE001 - a peer that is gone (or a backend without it) must not stop this rank's exit
+        pass
 
 
 # ------------------------------------------------------------------ what cannot be data-parallel
