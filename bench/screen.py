@@ -34,6 +34,7 @@ from ganlab.data import dataset_spec
 from ganlab.errors import GanlabError
 from ganlab.evaluation.evaluate import evaluate_trainer, scalar_metrics
 from ganlab.training import Trainer
+from ganlab.training.params import copy_, lerp_
 
 
 def _ints(text: str) -> list[int]:
@@ -79,15 +80,15 @@ def screen(dataset: str, seed: int, steps: int, evals: list[int], emas: list[flo
     start = own if own is not None else copy.deepcopy(trainer.G).eval().requires_grad_(False)
     extra = {e: copy.deepcopy(start) for e in emas if e != cfg.ema}
     g_params, g_buffers = list(trainer.G.parameters()), list(trainer.G.buffers())
+    kept = {e: (list(m.parameters()), list(m.buffers())) for e, m in extra.items()}
     trained = 0.0
     for step in range(1, steps + 1):
         t = time.perf_counter()
         trainer.train_step()
         with torch.no_grad():
-            for decay, ema in extra.items():  # the trainer's own update, for each extra decay
-                torch._foreach_lerp_(list(ema.parameters()), g_params, 1.0 - decay)
-                for b, s in zip(ema.buffers(), g_buffers):
-                    b.copy_(s)
+            for decay, (params, buffers) in kept.items():  # Trainer._update_ema's update, for each extra decay
+                lerp_(params, g_params, 1.0 - decay)
+                copy_(buffers, g_buffers)
         trained += time.perf_counter() - t
         if step not in evals:
             continue
