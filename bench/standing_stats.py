@@ -23,6 +23,7 @@ import torch
 
 from ganlab.errors import GanlabError
 from ganlab.evaluation.evaluate import metrics_for
+from ganlab.evaluation.samplers import sample_generator
 from ganlab.models.latents import z_batch
 from ganlab.store.checkpoint import generator_from_checkpoint
 from ganlab.store.run import Run
@@ -46,9 +47,8 @@ def standing(g: torch.nn.Module, latent_dim: int, dist: str, batches: int, batch
 
 
 def score(g: torch.nn.Module, cfg, spec, start: int, n: int) -> dict[str, float]:
-    z = z_batch(range(start, start + n), cfg.latent_dim, cfg.latent_dist, "cpu")
     with torch.no_grad():
-        x = torch.cat([g(z[i:i + 500]) for i in range(0, n, 500)])
+        x = sample_generator(g, cfg, n, start, None)  # what `eval --json`'s raw sampler draws for seeds start..
     m = metrics_for(cfg.dataset, x, spec, device="cpu", seed=cfg.seed)
     return {k: round(float(m[k]), 3) for k in KEYS if k in m}
 

@@ -5,6 +5,7 @@ import torch
 
 from bench import standing_stats
 from ganlab.models.dcgan import DCGANGenerator
+from ganlab.models.latents import z_batch
 
 
 def test_standing_stats_are_the_mean_of_gs_own_batches_and_the_weights_stay():
@@ -16,7 +17,6 @@ def test_standing_stats_are_the_mean_of_gs_own_batches_and_the_weights_stay():
     assert not s.training and bn.running_mean.eq(5.0).all()  # the original is untouched
     assert all(torch.equal(a, b) for a, b in zip(g.parameters(), s.parameters()))
     # the first batch norm's mean: its input's channel means over all 4 batches of seeds 100,000 on
-    from ganlab.models.latents import z_batch
     z = z_batch(range(100_000, 100_064), 8, "normal", "cpu")
     with torch.no_grad():
         h = g.net[0](z[:, :, None, None])
