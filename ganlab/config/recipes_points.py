@@ -22,7 +22,12 @@ Measured (docs/QUALITY.md, ninth session; seeds x 1 and 2 threads): every mode a
 Known limits: on the Intel box of the ninth session the 7x7 grid at spacing 2 and std 0.05 ended one mode short in
 2 of 10 runs (48/49, 94.6% and 95.5% HQ, after reaching every mode); on the AMD box of the twelfth session every one
 of 110 runs over the family (5 seeds x 1 and 2 threads) ended with every mode at >= 96% HQ, that grid's worst
-96.4%. On the 5-mode ring the modes are unevenly filled (reverse KL 0.34-0.67).
+96.4%; the thirteenth session reproduced the Intel box's 2 misses to the digit. On the 5-mode ring the modes are
+unevenly filled (reverse KL 0.34-0.67).
+Tried and not taken (docs/QUALITY.md, the thirteenth session): 2,000 islands keep every mode of the 7x7 grid in all
+10 runs (worst 97.1%) but lose one of the 5-mode ring's in 2 (its islands leave G's starting cloud together and R1
+freezes the imbalance); R1 0.6 with them keeps every mode of the family in all 110 runs but widens the grids' modes
+below the bar (the tight 7x7 grid 92.3%, grid25 96.6%).
 """
 
 from __future__ import annotations
