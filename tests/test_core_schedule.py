@@ -133,3 +133,28 @@ def test_lazy_r1_runs_every_nth_iteration_at_n_times_the_weight(monkeypatch):
     assert rec["Penalty/R1"] > 0
     with pytest.raises(ConfigError, match="r1_every"):
         validate_config(RunConfig(r1_every=0))
+
+
+def test_r1_schedule_scales_the_weight_over_the_run_and_is_validated():
+    tr = Trainer(RunConfig(**TINY, steps=10, r1_weight=2.0, r1_schedule="linear", r1_end_factor=0.2))
+    assert tr.r1_weight_now() == pytest.approx(2.0)
+    for _ in range(5):
+        tr.train_step()
+    assert tr.r1_weight_now() == pytest.approx(2.0 * 0.6)
+    assert Trainer(RunConfig(**TINY, steps=10, r1_weight=2.0, r1_end_factor=0.2)).r1_weight_now() == 2.0  # constant
+    with pytest.raises(ConfigError, match="r1_schedule: 'step' is not one of constant, linear, cosine"):
+        validate_config(RunConfig(r1_schedule="step"))
+    with pytest.raises(ConfigError, match="r1_end_factor"):
+        validate_config(RunConfig(r1_end_factor=-0.1))
+
+
+def test_a_falling_r1_changes_training_and_an_end_factor_of_one_does_not():
+    def d_weights(**kw):
+        tr = Trainer(RunConfig(**TINY, steps=6, r1_weight=1.0, seed=3, **kw))
+        for _ in range(6):
+            tr.train_step()
+        return torch.cat([p.detach().flatten() for p in tr.D.parameters()])
+
+    constant = d_weights()
+    assert torch.equal(d_weights(r1_schedule="linear", r1_end_factor=1.0), constant)
+    assert not torch.allclose(d_weights(r1_schedule="linear", r1_end_factor=0.0), constant)

@@ -134,6 +134,8 @@ def test_a_recipes_summary_names_what_its_values_set():
     assert f"with {points.values['latent_mixture']:,} islands" in text and "standardised points" in text
     plain = Recipe("x", "points", {"arch": "mlp", "r1_weight": 1.0, "r1_every": 4, "lr_schedule": "cosine"}, "")
     assert "R1 1 every 4 steps" in plain.summary() and "cosine lr decay" in plain.summary()
+    falling = Recipe("y", "points", {"r1_weight": 1.0, "r1_schedule": "linear", "r1_end_factor": 0.1}, "")
+    assert "R1 1 falling (linear) to 0.1" in falling.summary() and "falling" not in plain.summary()
     assert "islands" not in plain.summary() and "standardised" not in plain.summary()
     assert "betas" not in plain.summary() and "betas" not in points.summary()  # RunConfig's betas go unsaid
     assert "Adam lr 0.002 betas (0, 0.99)," in RECIPES.get("images-28").summary()

@@ -367,6 +367,9 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
         field("r1_weight", "R1 penalty weight", step=1.0, help="0 = off.")
         field("r1_every", "R1 every N steps", help="Lazy R1: 1 = every step; N > 1 applies it N times as strongly "
                                                     "every Nth step, for about the same effect at less cost.")
+        field("r1_schedule", "R1 schedule", "select", options=SCHEDULES.names(),
+              help="R1's weight over the run: constant, or falling to the end factor x the weight at the last step.")
+        field("r1_end_factor", "R1 at the end (× weight)", step=0.05, help="linear / cosine: the fraction left at the last step.")
         field("gp_weight", "Gradient-penalty λ (wgan-gp)", step=1.0)
         field("clip_value", "Weight clip c (wgan)", step=0.005)
         field("margin", "Energy margin m (ebgan)", step=0.1)

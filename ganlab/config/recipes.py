@@ -48,7 +48,10 @@ class Recipe:
         if v["standardize"]:
             parts.append("standardised points")
         if v["r1_weight"]:
-            parts.append(f"R1 {v['r1_weight']:g}" + (f" every {v['r1_every']} steps" if v["r1_every"] > 1 else ""))
+            r1 = f"R1 {v['r1_weight']:g}"
+            if v["r1_schedule"] != "constant":
+                r1 += f" falling ({v['r1_schedule']}) to {v['r1_weight'] * v['r1_end_factor']:g}"
+            parts.append(r1 + (f" every {v['r1_every']} steps" if v["r1_every"] > 1 else ""))
         if v["ema"]:
             parts.append(f"EMA {v['ema']:g}")
         if v["reuse_fakes"]:

@@ -56,6 +56,8 @@ class RunConfig:
     gp_weight: float = 10.0  # wgan-gp: gradient-penalty weight lambda
     r1_weight: float = 0.0  # R1 penalty on real data (0 = off)
     r1_every: int = 1  # lazy R1 (StyleGAN2): the penalty on every Nth iteration only, weighted by N
+    r1_schedule: str = "constant"  # constant | linear | cosine (SCHEDULES): R1's weight over the run
+    r1_end_factor: float = 0.0  # linear / cosine: the fraction of r1_weight left at the last step
     clip_value: float = 0.01  # wgan: weights clipped to [-c, c]
     margin: float = 1.0  # ebgan: energy margin m
     ema: float = 0.99  # decay of an exponential moving average of G's weights, used for samples and metrics (0 = off)

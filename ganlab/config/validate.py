@@ -42,6 +42,7 @@ RANGES = {
     "gp_weight": (0.0, 1e4, True),
     "r1_weight": (0.0, 1e4, True),
     "r1_every": (1, 10_000, True),
+    "r1_end_factor": (0.0, 1.0, True),
     "clip_value": (0.0, 100.0, False),
     "margin": (0.0, 1e4, False),
     "ema": (0.0, 0.99999, True),
@@ -131,7 +132,8 @@ def _tail(path: str) -> str:
 
 
 def _check_combination(cfg: RunConfig, data_root) -> None:
-    for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES), ("lr_schedule", cfg.lr_schedule, SCHEDULES)):
+    for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES), ("lr_schedule", cfg.lr_schedule, SCHEDULES),
+                            ("r1_schedule", cfg.r1_schedule, SCHEDULES)):
         if name not in reg:
             raise ConfigError(f"{kind}: {echo(name)} is not one of {', '.join(reg.names())}")
     try:

@@ -269,8 +269,13 @@ class Trainer:
             # the weight keeps the same average pull (Karras et al. 2020 use N = 16)
             r1 = r1_penalty(*scaling.in_d_coordinates(self.D, d, x))  # where D's net works: one weight for any scale
             self.stats.report("Penalty/R1", r1)
-            pen = pen + 0.5 * self.cfg.r1_weight * self.cfg.r1_every * r1
+            pen = pen + 0.5 * self.r1_weight_now() * self.cfg.r1_every * r1
         return pen
+
+    def r1_weight_now(self) -> float:
+        """R1's weight for the coming update. A falling schedule lets a strong R1 spread G's mass early, while the
+        modes are being found, and leaves them sharp at the end (the point recipe, docs/QUALITY.md)."""
+        return self.cfg.r1_weight * lr_factor(self.cfg.r1_schedule, self.step, self.cfg.steps, self.cfg.r1_end_factor)
 
     def g_step(self, measure: bool, keep_judged: bool = False) -> torch.Tensor:
         """One G update; returns its loss (a device scalar: no sync).
