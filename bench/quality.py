@@ -57,6 +57,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Optional
 
+from ganlab.config.recipes_points import POINTS  # a plain dict: no torch
+
 DEFAULT_PRESETS = "ring8,grid25,digits"
 DEFAULT_SEEDS = "0,1,2,3,4"
 DEFAULT_THREADS = "1,2"
@@ -76,6 +78,10 @@ BASELINES: dict[str, dict[str, Any]] = {
     "ring8-v0": dict(_MIXTURE_V0, dataset="ring8", steps=12000, g_hidden=[256, 256, 256]),
     "grid25-v0": dict(_MIXTURE_V0, dataset="grid25", steps=10000, g_hidden=[256, 256, 256], d_hidden=[256, 256, 256],
                       lr_g=5e-4, ema=0.999, latent_mixture=25, lr_schedule="linear"),
+    # the point recipe from the ninth to the thirteenth session (1,000 islands, R1 0.3 throughout), on its presets'
+    # data; on any other: --set latent_mixture=1000 --set r1_weight=0.3 --set r1_schedule=constant
+    "ring8-v1": dict(POINTS, dataset="ring8", latent_mixture=1000, r1_weight=0.3, r1_schedule="constant"),
+    "grid25-v1": dict(POINTS, dataset="grid25", latent_mixture=1000, r1_weight=0.3, r1_schedule="constant"),
     # the digits preset before the image recipes' study (commit ff3fb7c), e.g. --presets digits,digits-v0
     "digits-v0": dict(dataset="digits", arch="mlp", loss="bce", steps=4000, batch_size=128, lr_d=5e-4, lr_g=5e-4,
                       g_hidden=[256, 256], d_hidden=[256, 256], activation="leaky_relu", latent_dim=32, r1_weight=1.0,

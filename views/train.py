@@ -351,7 +351,7 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
                    "G's update is judged on the fakes D has just learned from. Off: a fresh batch for G.")
         field("latent_mixture", "Latent islands K", help="0 = off. K > 0: z's first coordinate picks one of K "
               "learned islands (DeLiGAN-style), so G can leave the gaps between separate modes empty; "
-              "more islands than modes is fine: the point recipe uses 1,000 whatever the data.")
+              "more islands than modes is fine: the point recipe uses 2,000 whatever the data.")
         field("seed", "Seed", help="Same config and seed on the CPU → same losses.")
     with c2:
         field("g_hidden", "G hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")

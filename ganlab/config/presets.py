@@ -35,17 +35,14 @@ def preset_config(name: str) -> RunConfig:
 
 
 # ring8 and grid25: the generic point recipe itself (ganlab/config/recipes_points.py, what `--dataset X` gets for any
-# point data), which knows nothing of either: LSGAN with R1 0.3, 1,000 latent islands whatever the mode count, the
-# data standardised inside the nets, a linear lr decay over 2,000 steps. Measured on seeds 0-4 x 1 and 2 threads (10 runs
-# each, docs/QUALITY.md, the ninth session): ring8 8/8 modes in every run at 99.6-100% HQ, grid25 25/25 at 98.9-99.9%,
-# both at every mode with >= 95% HQ by step 700 (20 s of training) in every run.
+# point data), which knows nothing of either: LSGAN with R1 falling from 1.0 to 0.1, 2,000 latent islands whatever the
+# mode count, the data standardised inside the nets, a linear lr decay over 2,000 steps. Measured on seeds 0-4 x 1 and
+# 2 threads (10 runs each, docs/QUALITY.md, the fifteenth session, Intel box): ring8 8/8 modes in every run at
+# 99.7-100% HQ, grid25 25/25 at 98.4-99.8%, both at every mode with >= 95% HQ by step 800 in every run.
 # The presets before it (bench.quality's ring8-v0 / grid25-v0): ring8 12,000 steps of a 3x256 G at 91.2% HQ with
 # 2 threads; grid25 10,000 steps with 25 latent islands, its own mode count.
 preset("ring8", "8 Gaussians on a ring: every mode, sharp (the point recipe)",
        "mode-collapse benchmark (Unrolled GAN, VEEGAN, PacGAN)", **{**POINTS, "dataset": "ring8"})
-# grid25: 25/25 modes in every run, HQ 97.3-100% (seeds 0-4 x 1 and 2 threads; the 2-thread runs end at 97.3-100%,
-# the thinnest margin of the two); every mode at >= 95% HQ by step 1,000-1,750 in every run. Mode widths come out
-# narrow (spread 0.21-0.36 of the data's), as with the old 25-island preset (0.26-0.36).
 preset("grid25", "25 Gaussians on a grid: every mode, sharp (the point recipe)",
        "mode-collapse benchmark (VEEGAN, PacGAN)", **{**POINTS, "dataset": "grid25"})
 preset("d2l-gaussian", "d2l: a linear G learns a 2-D Gaussian", "seed 000 (d2l GAN chapter)",

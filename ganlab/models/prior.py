@@ -108,8 +108,8 @@ class IslandInput:
 class IslandLinear(nn.Linear):
     """G's first Linear when its input carries an island code in columns [start, start + count).
 
-    Why: the code's columns are a row lookup, not a (B, K) matmul. With the point recipe's 1,000 islands that
-    matmul (and building the one-hot it multiplies) was most of a point G's forward and backward: 512 x 1,002 x
+    Why: the code's columns are a row lookup, not a (B, K) matmul. With the point recipe's 2,000 islands that
+    matmul (and building the one-hot it multiplies) was most of a point G's forward and backward: 512 x 2,002 x
     256 multiply-adds per call, against 512 x 256 x 256 for the next layer. Given an IslandInput, the island's
     weight column is picked instead (B x out). The weight stays nn.Linear's (out, in), so checkpoints, SeFa's
     factorisation of it and GANSpace's hook on this layer's output are unchanged; a plain tensor (the dense

@@ -50,7 +50,8 @@ STOPPING = {  # the metric an early-stopping scheduler ranks trials by, per metr
 }
 HIDDEN_METRICS = ("_total", "_floor", "_real_split")  # the data's own counts and floors: the same for every trial
 BOOKKEEPING = ("time", "num_samples", "n", "step")  # an evaluation's own facts, not a quality of the trial
-REGISTRIES = {"loss": LOSSES, "arch": ARCHS, "dataset": DATASETS, "lr_schedule": SCHEDULES}  # text fields' values
+REGISTRIES = {"loss": LOSSES, "arch": ARCHS, "dataset": DATASETS, "lr_schedule": SCHEDULES,
+              "r1_schedule": SCHEDULES}  # text fields' values
 OPEN_FIELDS = ("dataset",)  # takes more than its registry's names (hdf5:FILE, points:FILE, ring:N)
 TYPE_EXAMPLES = {bool: "true, false", int: "1, 2", float: "1e-4, 1e-3", str: "a, b"}
 
