@@ -349,6 +349,9 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
         field("reuse_fakes", "G step reuses D's fakes", "toggle",
               help="One pass through G per iteration, as the seed loops and PyTorch's DCGAN example do: "
                    "G's update is judged on the fakes D has just learned from. Off: a fresh batch for G.")
+        field("g_topk", "G learns from the top share", step=0.05,
+              help="Top-k training (Sinha et al. 2020): G's loss over only the fakes D rates most real, all of them "
+                   "at the first step, this share of them at the last. 1 = every fake.")
         field("latent_mixture", "Latent islands K", help="0 = off. K > 0: z's first coordinate picks one of K "
               "learned islands (DeLiGAN-style), so G can leave the gaps between separate modes empty; "
               "more islands than modes is fine: the point recipe uses 2,000 whatever the data.")

@@ -56,6 +56,8 @@ class Recipe:
             parts.append(f"EMA {v['ema']:g}")
         if v["reuse_fakes"]:
             parts.append("G's update reuses D's fakes")
+        if v["g_topk"] < 1:
+            parts.append(f"G learns from the top {v['g_topk']:.0%} of its fakes at the end (top-k)")
         return ", ".join(parts)
 
 

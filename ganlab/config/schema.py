@@ -28,6 +28,7 @@ class RunConfig:
     batch_size: int = 256  # samples per D and G update
     d_steps: int = 1  # k: D updates per G update
     reuse_fakes: bool = False  # G's update reuses the (last) D update's fakes: one G forward per iteration, not two
+    g_topk: float = 1.0  # top-k training: the share of its fakes (those D rates most real) G learns from at the last step
     # --- optimisation ---
     optimizer: str = "adam"  # adam | sgd | rmsprop
     lr_d: float = 1e-3  # D learning rate

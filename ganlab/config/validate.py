@@ -43,6 +43,7 @@ RANGES = {
     "r1_weight": (0.0, 1e4, True),
     "r1_every": (1, 10_000, True),
     "r1_end_factor": (0.0, 1.0, True),
+    "g_topk": (0.0, 1.0, False),
     "clip_value": (0.0, 100.0, False),
     "margin": (0.0, 1e4, False),
     "ema": (0.0, 0.99999, True),

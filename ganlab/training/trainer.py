@@ -8,6 +8,7 @@ taken one by one and then the G step give exactly what `train_step` gives.
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -277,6 +278,25 @@ class Trainer:
         modes are being found, and leaves them sharp at the end (the point recipe, docs/QUALITY.md)."""
         return self.cfg.r1_weight * lr_factor(self.cfg.r1_schedule, self.step, self.cfg.steps, self.cfg.r1_end_factor)
 
+    def g_topk_now(self, n: int) -> int:
+        """How many of n fakes G learns from in the coming update: all at the first step, falling linearly to
+        g_topk of them at the last. Top-k training (Sinha et al. 2020) drops from G's loss the fakes D rates least
+        real: their gradients, the paper finds, pull G towards the middle between modes rather than onto one. Early
+        on, when every fake is bad, each one counts (the paper's k = batch at the start).
+        """
+        share = lr_factor("linear", self.step, self.cfg.steps, self.cfg.g_topk)
+        return max(1, min(n, math.ceil(share * n)))
+
+    def _top_k(self, fake_out: torch.Tensor) -> torch.Tensor:
+        """The rows of D's outputs on the fakes that D rates most real (an energy D: the lowest energies)."""
+        k = self.g_topk_now(len(fake_out))
+        if k == len(fake_out):
+            return fake_out
+        realness = fake_out.reshape(len(fake_out), -1).mean(1)
+        if self.loss.d_output == "energy":
+            realness = -realness
+        return fake_out[realness.topk(k, sorted=False).indices]
+
     def g_step(self, measure: bool, keep_judged: bool = False) -> torch.Tensor:
         """One G update; returns its loss (a device scalar: no sync).
 
@@ -299,8 +319,8 @@ class Trainer:
                 fake_out = _f32(self.d_fwd(fake, y))
             if keep_judged:
                 self._g_judged = (fake.detach(), y, fake_out.detach())
-            # (2) G's loss: make D call the fakes real
-            loss = self.loss.g_loss(fake_out)
+            # (2) G's loss: make D call the fakes real (with top-k training, only those it already rates most real)
+            loss = self.loss.g_loss(self._top_k(fake_out) if self.cfg.g_topk < 1.0 else fake_out)
             # (3) update G only
             _clear_grads(self._g_params)
             self.fast.backward(loss)
