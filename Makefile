@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
+# pytest-xdist workers for `make test`: two, with every browser test on one of them (tests/conftest.py);
+# TEST_WORKERS=0 runs the suite in this process, one test at a time
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint setup setup-dev bench clean
 
@@ -29,7 +32,7 @@ lint: setup-dev
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup
 	$(BIN)/python -m bench.speed
