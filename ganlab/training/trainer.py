@@ -288,7 +288,8 @@ class Trainer:
         return max(1, min(n, math.ceil(share * n)))
 
     def _top_k(self, fake_out: torch.Tensor) -> torch.Tensor:
-        """The rows of D's outputs on the fakes that D rates most real (an energy D: the lowest energies)."""
+        """The rows of D's outputs on the fakes that D rates most real (an energy D: the lowest energies); all of
+        them, untouched, while g_topk_now keeps the whole batch (always, at the default g_topk of 1)."""
         k = self.g_topk_now(len(fake_out))
         if k == len(fake_out):
             return fake_out
@@ -320,7 +321,7 @@ class Trainer:
             if keep_judged:
                 self._g_judged = (fake.detach(), y, fake_out.detach())
             # (2) G's loss: make D call the fakes real (with top-k training, only those it already rates most real)
-            loss = self.loss.g_loss(self._top_k(fake_out) if self.cfg.g_topk < 1.0 else fake_out)
+            loss = self.loss.g_loss(self._top_k(fake_out))
             # (3) update G only
             _clear_grads(self._g_params)
             self.fast.backward(loss)
