@@ -159,6 +159,7 @@ def test_torchrun_refuses_what_cannot_be_data_parallel_in_one_line(tmp_path):
     ({"device": "auto"}, 4, 4, 2, "but it has 2 GPUs"),
     ({"device": "mps"}, 2, 2, 0, "train on cpu (gloo) or cuda (NCCL)"),
     ({"compile": True}, 2, 2, 0, "compile"),
+    ({"g_topk": 0.5}, 2, 2, 0, "g_topk 0.5: top-k training ranks the whole batch's fakes"),
 ])
 def test_refusal_says_why(changes, size, local, gpus, says):
     cfg = preset_config("digits").replace(**changes)

@@ -163,6 +163,9 @@ def refusal(cfg: Any, size: int, local_size: int, gpus: int) -> Optional[str]:
     if cfg.compile:
         return ("compile: torch.compile is not supported in data-parallel runs here; set compile=false "
                 "(DDP already overlaps the gradient exchange with the backward pass)")
+    if cfg.g_topk < 1.0:  # each process would rank only its own share, not the global batch one process ranks
+        return (f"g_topk {cfg.g_topk:g}: top-k training ranks the whole batch's fakes, which a data-parallel run "
+                f"splits among its processes; set g_topk=1 or train in one process")
     return None
 
 
