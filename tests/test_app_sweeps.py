@@ -13,7 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 import ganlab.ui.sweeps as sweeps_ui
 from ganlab.config.presets import PRESETS
-from ganlab.sweeps import SweepDir, SweepInfo, SweepSpec, TrialInfo, list_sweeps
+from ganlab.errors import ConfigError
+from ganlab.sweeps import SweepDir, SweepInfo, SweepSpec, TrialInfo, list_sweeps, parse_grid
+from ganlab.sweeps import parse_seeds as cli_parse_seeds
+from ganlab.sweeps.spec import MAX_TRIALS
 from ganlab.sweeps.trial import run_trial
 from tests.helpers.app import fresh_manager  # noqa: F401 - fresh_manager: autouse fixture
 
@@ -247,6 +250,10 @@ def test_a_finished_sweep_offers_no_rerun(finished_sweep, monkeypatch):
     ("loss", "bce, bce", "0", "listed twice"),
     ("loss", " , ", "0", "type at least one value"),
     ("loss", "bce, hinge", "zero", "seeds: 'zero' is not a whole number"),
+    ("loss", "bce", "-1", "seeds: '-1' is not a whole number from 0"),
+    ("loss", "bce", "0,1,0", "seeds: seed 0 is listed twice"),
+    ("loss", "bce", "4-0", "seeds: the range 4-0 runs backwards"),  # was: no seeds from it, said as none at all
+    ("loss", "bce", "0-999999999", "seeds: '0-999999999' is too many seeds"),  # was: a billion-long list built
 ])
 def test_bad_input_is_a_message_and_starts_nothing(monkeypatch, tmp_path, field, values, seeds, message):
     monkeypatch.setattr(sweeps_ui, "launch", lambda *a: pytest.fail("a bad sweep must not start"))
@@ -268,3 +275,42 @@ def test_no_field_to_vary_is_a_message(monkeypatch, tmp_path):
     at.button(key="sweep_start").click().run()
     assert not at.exception
     assert "pick at least one field to vary" in at.error[0].value
+
+
+# the page parses with the CLI's functions (ganlab.sweeps.spec): each value box and the Seeds box read as
+# --grid FIELD=... and --seeds do, and say the same, named by the box instead of the flag
+@pytest.mark.parametrize("field, text", [
+    ("loss", "bce, nope"), ("optimizer", "adam, fast"), ("loss", "bce, bce"), ("lr_d", "1e-3, 0.001"),
+    ("lr_d", "1e-3, fast"), ("loss", " , "), ("g_hidden", " ; "), ("seed", "1, 2"), ("preset", "ring8"),
+    ("nonsense", "1"),
+])
+def test_the_value_boxes_refuse_what_grid_refuses(field, text):
+    with pytest.raises(ConfigError) as page_error:
+        sweeps_ui.parse_values(field, text)
+    with pytest.raises(ConfigError) as cli_error:
+        parse_grid([f"{field}={text}"])
+    page, cli = str(page_error.value), str(cli_error.value)
+    assert not page.startswith("--"), page
+    assert cli in (f"--grid {page}", f"--grid: {page}", page), (page, cli)  # coerce's own errors name no flag
+
+
+@pytest.mark.parametrize("text", ["zero", "-1", "0,1,0", "0-4,2", "4-0", f"0-{MAX_TRIALS}", "9" * 30, "", " , "])
+def test_the_seeds_box_refuses_what_seeds_refuses(text):
+    with pytest.raises(ConfigError) as page_error:
+        sweeps_ui.parse_seeds(text)
+    with pytest.raises(ConfigError) as cli_error:
+        cli_parse_seeds(text)
+    page, cli = str(page_error.value), str(cli_error.value)
+    assert page.startswith("seeds: ") and cli == "--" + page, (page, cli)
+
+
+@pytest.mark.parametrize("field, text", [("loss", "hinge, bce"), ("dataset", "ring:5, ring8"),
+                                         ("g_hidden", "64,64; 128"), ("lr_d", "1e-4, 1e-3"), ("optimizer", "sgd")])
+def test_the_value_boxes_read_what_grid_reads(field, text):
+    assert sweeps_ui.parse_values(field, text) == parse_grid([f"{field}={text}"])[field]
+
+
+def test_the_seeds_box_reads_what_seeds_reads():
+    for text in ("0", "0-2,5", " 3 - 4 , 7,", f"0-{MAX_TRIALS - 1}"):
+        assert sweeps_ui.parse_seeds(text) == cli_parse_seeds(text)
+    assert sweeps_ui.parse_seeds("0 - 2, 5") == [0, 1, 2, 5]

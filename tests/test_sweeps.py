@@ -15,6 +15,7 @@ from ganlab.errors import ConfigError
 from ganlab.store import Run, list_runs
 from ganlab.sweeps import SweepDir, SweepSpec, load_sweep, parse_grid, parse_range, parse_seeds, run_sweep, trial_key
 from ganlab.sweeps.metrics import FAMILY_METRICS, check_metric
+from ganlab.sweeps.spec import MAX_TRIALS, parse_values
 
 BASE = {"dataset": "ring8", "steps": 60, "log_every": 20, "g_hidden": [32], "d_hidden": [32]}
 
@@ -83,6 +84,47 @@ def test_random_search_draws_the_same_trials_from_the_same_seed():
 def test_bad_specs_are_one_sentence(build, words):
     with pytest.raises(ConfigError, match=words):
         build()
+
+
+# the CLI's side of the typed values and seeds; the Sweeps page parses with the same functions (test_app_sweeps checks
+# that each of these reads the same there, named by the box instead of the flag)
+@pytest.mark.parametrize("build, message", [
+    (lambda: parse_grid(["loss=bce,nope"]), "--grid loss: 'nope' is not one of bce, bce-minimax,"),
+    (lambda: parse_grid(["optimizer=adam,fast"]), "--grid optimizer: 'fast' is not one of adam, sgd, rmsprop"),
+    (lambda: parse_grid(["loss=bce,hinge,bce"]), "--grid loss: 'bce' is listed twice; list each value once"),
+    (lambda: parse_grid(["lr_d=1e-3,0.001"]), "--grid lr_d: 0.001 is listed twice"),  # equal once coerced
+    (lambda: parse_grid(["seed=1,2"]), "--grid seed cannot be varied: list the seeds on their own"),
+    (lambda: parse_grid(["preset=ring8,moons"]), "--grid preset cannot be varied: a preset is the base"),
+    (lambda: parse_grid(["nonsense=1"]), "--grid: unknown config field 'nonsense'"),
+    (lambda: parse_grid(["loss= , "]), "--grid loss has no values; type at least one value, separated by commas"),
+    (lambda: parse_grid(["g_hidden=;"]), "--grid g_hidden has no values; type at least one value, separated by semicolons"),
+    (lambda: parse_grid(["loss=bce", "loss=hinge"]), "--grid loss is given twice"),
+    (lambda: parse_seeds("0-4,2"), "--seeds: seed 2 is listed twice; list each seed once"),
+    (lambda: parse_seeds("-1"), "--seeds: '-1' is not a whole number from 0"),
+    (lambda: parse_seeds("0,x"), "--seeds: 'x' is not a whole number from 0; type seeds as 0,1,2 or 0-4"),
+    (lambda: parse_seeds("1_000"), "--seeds: '1_000' is not a whole number"),
+    (lambda: parse_seeds("4-0"), "--seeds: the range 4-0 runs backwards; write 0-4"),
+    (lambda: parse_seeds(f"0-{MAX_TRIALS}"), f"--seeds: '0-{MAX_TRIALS}' is too many seeds (at most {MAX_TRIALS:,})"),
+    (lambda: parse_seeds(f"0-4999,5000-{MAX_TRIALS}"), "is too many seeds"),  # the cap is on all of them
+    (lambda: parse_seeds("9" * 5000), "is too large; a seed is at most 9223372036854775807"),
+    (lambda: parse_seeds(str(2**63)), "is too large"),
+    (lambda: parse_seeds(" , "), "--seeds: type at least one seed"),
+    (lambda: parse_seeds(""), "--seeds: type at least one seed"),
+])
+def test_typed_values_and_seeds_are_refused_naming_the_flag(build, message):
+    with pytest.raises(ConfigError) as e:
+        build()
+    assert message in str(e.value), str(e.value)
+
+
+def test_typed_values_and_seeds_that_are_fine():
+    assert parse_grid(["dataset=ring:5,ring8", "optimizer=adam, sgd", "loss=hinge,bce"]) == {
+        "dataset": ["ring:5", "ring8"], "optimizer": ["adam", "sgd"], "loss": ["hinge", "bce"]}  # typed order kept
+    assert parse_values("g_hidden", "64,64; 128,128") == [(64, 64), (128, 128)]
+    assert parse_seeds("0 - 2, 5,") == [0, 1, 2, 5]  # spaces and an empty part are fine
+    assert parse_seeds(None) == []  # --seeds not given: the base config's seed
+    assert parse_seeds(str(2**63 - 1)) == [2**63 - 1]
+    assert parse_seeds(f"0-{MAX_TRIALS - 1}") == list(range(MAX_TRIALS))
 
 
 def test_metric_names_are_what_each_family_reports():

@@ -15,12 +15,18 @@ import json
 import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import FIELDS, RunConfig, coerce, field_type
 from ..config.schema import echo, field_hint, split_assignment
+from ..config.validate import CHOICES, RANGES
+from ..data import DATASETS
 from ..errors import ConfigError
+from ..game.losses import LOSSES
+from ..game.schedules import SCHEDULES
+from ..models import ARCHS
 
 SCHEDULERS = ("", "asha")
 MODES = ("max", "min")
@@ -30,6 +36,17 @@ KEY_CHARS = 12
 ASHA_EVALS = 8  # with a scheduler and no eval_every: evaluations per trial
 # spec fields that do not change which trials a sweep has, so they do not change its id
 NOT_IN_ID = ("max_concurrent", "data_root")
+# fields a grid does not vary, and why (the CLI's --grid and the Sweeps page's value boxes alike)
+NOT_VARIED = {
+    "seed": "list the seeds on their own, e.g. 0,1,2 or 0-4; every combination runs once per seed",
+    "preset": "a preset is the base every trial starts from, not a value to vary",
+}
+TUPLE_SEPARATOR = ";"  # between the values of a width-list field such as g_hidden ("64,64;128,128")
+REGISTRIES = {"loss": LOSSES, "arch": ARCHS, "dataset": DATASETS, "lr_schedule": SCHEDULES,
+              "r1_schedule": SCHEDULES}  # text fields whose values are a registry's names
+OPEN_FIELDS = ("dataset",)  # takes more than its registry's names (hdf5:FILE, points:FILE, ring:N)
+TYPE_EXAMPLES = {bool: "true, false", int: "1, 2", float: "1e-4, 1e-3", str: "a, b"}
+SEED_PART = re.compile(r"([0-9]+)(?:\s*-\s*([0-9]+))?")  # 3, or a range 0-4
 
 
 @dataclass(frozen=True)
@@ -209,22 +226,95 @@ def _draw(rng: random.Random, name: str, r: tuple) -> Any:
     return float(f"{rng.uniform(lo, hi):.6g}")
 
 
+# ------------------------------------------------------------ typed values (the CLI's flags, the page's boxes)
+def field_choices(name: str) -> Sequence[str]:
+    """The values a text field takes, from its registry or the config's CHOICES; () for a free one."""
+    return REGISTRIES[name].names() if name in REGISTRIES else CHOICES.get(name, ())
+
+
+def value_example(name: str) -> str:
+    """Two values of the field, as typed: its first choices, or ones of its type."""
+    if field_choices(name):
+        return ", ".join(field_choices(name)[:2])
+    return TYPE_EXAMPLES.get(field_type(name), "64,64; 128,128")
+
+
+def parse_values(name: str, text: str, label: str = "--grid") -> list:
+    """A field's values as typed ("bce,hinge"; "1e-4,1e-3"; "64,64;128,128" for a width list), each coerced
+    by the field's type and, for a text field with a registry or choices, one of them; each value once.
+
+    `label` is what the errors name before the field: the flag ("--grid loss: ...") on the command line,
+    "" for the field alone ("loss: ...", the Sweeps page's value boxes).
+    """
+    where = f"{label} {name}" if label else name
+    if name not in FIELDS:
+        raise ConfigError(f"{label + ': ' if label else ''}unknown config field {echo(name)}; {field_hint(name)}")
+    if name in NOT_VARIED:
+        raise ConfigError(f"{where} cannot be varied: {NOT_VARIED[name]}")
+    tuple_field = field_type(name) == tuple[int, ...]
+    parts = [p.strip() for p in text.split(TUPLE_SEPARATOR if tuple_field else ",")]
+    parts = [p for p in parts if p]
+    if not parts:
+        sep = "semicolons, e.g. 64,64; 128,128" if tuple_field else "commas, e.g. " + value_example(name)
+        raise ConfigError(f"{where} has no values; type at least one value, separated by {sep}")
+    values = [coerce(name, p) for p in parts]
+    allowed = field_choices(name) if name not in OPEN_FIELDS else ()
+    for v in values:
+        if allowed and v not in allowed:
+            raise ConfigError(f"{where}: {echo(v)} is not one of {', '.join(allowed)}")
+    seen: set = set()
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"{where}: {echo(v)} is listed twice; list each value once")
+        seen.add(v)
+    return values
+
+
+def parse_seeds(text: str | None, label: str = "--seeds") -> list[int]:
+    """Seeds as typed, "0,1,2" or a range "0-4" (or both, "0-2,5"), into [0, 1, 2, 5]: whole numbers from 0,
+    each once, at most MAX_TRIALS in all. None (the flag not given) is [] (the base config's seed).
+
+    `label` is what the errors name: the flag ("--seeds: ...") or the page's box ("seeds: ...").
+    """
+    if text is None:
+        return []
+    top = RANGES["seed"][1]
+    seeds: list[int] = []
+    seen: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        m = SEED_PART.fullmatch(part)
+        if not m:
+            raise ConfigError(f"{label}: {echo(part)} is not a whole number from 0; type seeds as 0,1,2 or 0-4")
+        if any(len(d) > len(str(top)) or int(d) > top for d in m.groups() if d):
+            raise ConfigError(f"{label}: {echo(part)} is too large; a seed is at most {top}")
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if hi < lo:
+            raise ConfigError(f"{label}: the range {part} runs backwards; write {hi}-{lo}")
+        if len(seeds) + hi - lo + 1 > MAX_TRIALS:
+            raise ConfigError(f"{label}: {echo(text)} is too many seeds (at most {MAX_TRIALS:,})")
+        for s in range(lo, hi + 1):
+            if s in seen:
+                raise ConfigError(f"{label}: seed {s} is listed twice; list each seed once")
+            seen.add(s)
+            seeds.append(s)
+    if not seeds:
+        raise ConfigError(f"{label}: type at least one seed, e.g. 0 or 0,1,2")
+    return seeds
+
+
 # ------------------------------------------------------------ command-line forms
 def parse_grid(items: list[str]) -> dict[str, list]:
-    """`--grid FIELD=V1,V2,...` (repeatable) into {field: [values]}, each coerced by the field's type.
-    A list field (g_hidden) separates its values with `;`: --grid g_hidden=64,64;128,128."""
+    """`--grid FIELD=V1,V2,...` (repeatable) into {field: [values]}, parsed by parse_values (each coerced by the
+    field's type, a choice field's values among its choices, each once). A list field (g_hidden) separates its
+    values with `;`: --grid g_hidden=64,64;128,128."""
     out: dict[str, list] = {}
     for item in items:
         name, text = split_assignment(item, "--grid expects FIELD=V1,V2,...")
-        if name not in FIELDS:
-            raise ConfigError(f"--grid: unknown config field {echo(name)}; {field_hint(name)}")
         if name in out:
             raise ConfigError(f"--grid {name} is given twice; list all its values once: --grid {name}=V1,V2")
-        sep = ";" if field_type(name) == tuple[int, ...] else ","
-        values = [v.strip() for v in text.split(sep) if v.strip()]
-        if not values:
-            raise ConfigError(f"--grid {name}= has no values; give at least one, e.g. --grid {name}=V1,V2")
-        out[name] = [coerce(name, v) for v in values]
+        out[name] = parse_values(name, text, "--grid")
     return out
 
 
@@ -235,19 +325,3 @@ def parse_range(items: list[str]) -> dict[str, tuple]:
         name, text = split_assignment(item, "--range expects FIELD=LOW:HIGH[:log|:int]")
         out[name] = _range(name, tuple(p.strip() for p in text.split(":")))
     return out
-
-
-def parse_seeds(text: str | None) -> list[int]:
-    """`--seeds 0,1,2` (or a range 0-4) into [0, 1, 2]."""
-    if not text:
-        return []
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.split(",")):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if not m:
-            raise ConfigError(f"--seeds takes whole numbers such as 0,1,2 or 0-4, got {echo(text)}")
-        lo, hi = int(m[1]), int(m[2] or m[1])
-        if hi < lo or hi - lo >= MAX_TRIALS:
-            raise ConfigError(f"--seeds: the range {part} is empty or too long")
-        seeds += [s for s in range(lo, hi + 1) if s not in seeds]
-    return seeds

@@ -19,16 +19,15 @@ import streamlit as st
 from ..config import RunConfig
 from ..config.presets import PRESETS
 from ..config.recipes import apply_recipe, recipe_for
-from ..config.schema import FIELDS, coerce, field_type
-from ..config.validate import CHOICES, validate_config
+from ..config.schema import FIELDS, field_type
+from ..config.validate import validate_config
 from ..data import DATASETS, dataset_spec, metric_family
 from ..errors import ConfigError, GanlabError, RunError
-from ..game.losses import LOSSES
-from ..game.schedules import SCHEDULES
-from ..models import ARCHS
 from ..paths import data_root
 from ..store import Run
 from ..sweeps import SweepInfo, SweepSpec, TrialInfo, launch, list_sweeps, load_sweep
+from ..sweeps import spec as sweep_spec
+from ..sweeps.spec import NOT_VARIED, field_choices, value_example
 from ..sweeps.store import DONE_STATES, default_metric
 from ..viz.series import count_values
 from ..viz.style import series_name
@@ -39,8 +38,6 @@ from .text import literal
 SWEEP_KEY = "sweep_id"  # session_state: the sweep this tab looks at
 PICKED = "_sweep_picked"  # session_state: widget key -> the sweep in which the person picked its value by hand
 SWEEP_PARAM = "sweep"  # the URL's ?sweep=ID: a reload reopens that sweep
-NOT_VARIED = ("seed", "preset")  # seeds have their own box; a preset is a base, not a value
-TUPLE_SEPARATOR = ";"  # between values of a width list such as g_hidden ("64,64; 128,128")
 DEFAULT_STEPS = 200
 DEFAULT_CHECKS = 4  # quality evaluations per trial: enough rungs for ASHA, cheap beside the training
 STOPPING = {  # the metric an early-stopping scheduler ranks trials by, per metric family, and which way is better
@@ -50,71 +47,27 @@ STOPPING = {  # the metric an early-stopping scheduler ranks trials by, per metr
 }
 HIDDEN_METRICS = ("_total", "_floor", "_real_split")  # the data's own counts and floors: the same for every trial
 BOOKKEEPING = ("time", "num_samples", "n", "step")  # an evaluation's own facts, not a quality of the trial
-REGISTRIES = {"loss": LOSSES, "arch": ARCHS, "dataset": DATASETS, "lr_schedule": SCHEDULES,
-              "r1_schedule": SCHEDULES}  # text fields' values
-OPEN_FIELDS = ("dataset",)  # takes more than its registry's names (hdf5:FILE, points:FILE, ring:N)
-TYPE_EXAMPLES = {bool: "true, false", int: "1, 2", float: "1e-4, 1e-3", str: "a, b"}
 
 
 # ---------------------------------------------------------------- parsing the form
 
 def parse_values(field: str, text: str) -> list:
-    """A field's values as typed ("bce, hinge"; "1e-4, 1e-3"; "64,64; 128,128" for width lists), each in the
-    field's type; one sentence saying what to type when a value does not fit."""
-    if field not in FIELDS or field in NOT_VARIED:
-        raise ConfigError(f"{field!r} cannot be varied; pick a field from the list")
-    tuple_field = field_type(field) == tuple[int, ...]
-    parts = [p.strip() for p in text.split(TUPLE_SEPARATOR if tuple_field else ",")]
-    parts = [p for p in parts if p]
-    if not parts:
-        sep = "semicolons, e.g. 64,64; 128,128" if tuple_field else "commas, e.g. " + _example(field)
-        raise ConfigError(f"{field}: type at least one value, separated by {sep}")
-    values = [coerce(field, p) for p in parts]
-    allowed = _choices(field) if field not in OPEN_FIELDS else ()
-    bad = [v for v in values if allowed and v not in allowed]
-    if bad:
-        raise ConfigError(f"{field}: {bad[0]!r} is not one of {', '.join(allowed)}")
-    unique = list(dict.fromkeys(values))
-    if len(unique) < len(values):
-        raise ConfigError(f"{field}: a value is listed twice; list each value once")
-    return unique
+    """A field's values as typed ("bce, hinge"; "1e-4, 1e-3"; "64,64; 128,128" for width lists): the CLI's
+    --grid parser (ganlab.sweeps.spec.parse_values), its errors named by the field ("loss: ...")."""
+    return sweep_spec.parse_values(field, text, label="")
 
 
 def parse_seeds(text: str) -> list[int]:
-    """"0,1,2" (or "0-4") as a list of distinct seeds."""
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        lo, sep, hi = part.partition("-")
-        try:
-            seeds += list(range(int(lo), int(hi) + 1)) if sep and lo else [int(part)]
-        except ValueError:
-            raise ConfigError(f"seeds: {part!r} is not a whole number; type seeds as 0,1,2 or 0-4") from None
-    if not seeds:
-        raise ConfigError("seeds: type at least one seed, e.g. 0 or 0,1,2")
-    if any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
-        raise ConfigError("seeds: list each seed once, as whole numbers from 0")
-    return seeds
-
-
-def _choices(field: str) -> Sequence[str]:
-    """The values a text field takes, from its registry or validate's CHOICES; () for a free one."""
-    return REGISTRIES[field].names() if field in REGISTRIES else CHOICES.get(field, ())
-
-
-def _example(field: str) -> str:
-    if _choices(field):
-        return ", ".join(_choices(field)[:2])
-    return TYPE_EXAMPLES.get(field_type(field), "64,64; 128,128")
+    """"0,1,2" (or "0-4") as a list of distinct seeds: the CLI's --seeds parser, its errors named "seeds: ..."."""
+    return sweep_spec.parse_seeds(text, label="seeds")
 
 
 def _choices_help(field: str) -> str:
-    if _choices(field):
-        return f"One or more of: {', '.join(_choices(field))}."
+    if field_choices(field):
+        return f"One or more of: {', '.join(field_choices(field))}."
     if field_type(field) == tuple[int, ...]:
         return "Width lists separated by semicolons, e.g. 64,64; 128,128."
-    return f"Comma-separated, e.g. {_example(field)}."
+    return f"Comma-separated, e.g. {value_example(field)}."
 
 
 # ---------------------------------------------------------------- the start form
@@ -168,7 +121,7 @@ def start_form(runs_dir: Path) -> Optional[str]:
         cols = st.columns(3)
         for col, field in zip(cols, fields[row:row + 3]):
             texts[field] = col.text_input(f"{field} values", key=f"sweep_values_{field}",
-                                          placeholder=_example(field), help=_choices_help(field))
+                                          placeholder=value_example(field), help=_choices_help(field))
     c1, c2, c3 = st.columns([1, 1, 2])
     seeds_text = c1.text_input("Seeds", value="0", key="sweep_seeds", help="Comma-separated, e.g. 0,1,2 (or 0-4).")
     checks = c2.number_input("Quality checks per trial", min_value=0, max_value=1000, value=DEFAULT_CHECKS,
