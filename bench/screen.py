@@ -1,7 +1,8 @@
 """Screen a recipe variant on one seed: train it once and score G at chosen steps, under several EMA decays.
 
     python -m bench.screen --dataset mnist --seed 0 --steps 6000 --evals 1000,2000,3000 [--emas 0.995,0.999]
-                           [--set batch_size=128 ...] [--g-widths 128,32] [--d-widths 128,32] [--out rows.jsonl]
+                           [--set batch_size=128 ...] [--g-widths 128,32] [--d-widths 128,32]
+                           [--layout upconv|extra7] [--out rows.jsonl]
 
 A screen is the cheap first look that comes before a study (bench.quality: every seed and thread count). It uses
 the dataset's recipe (ganlab.config.recipes) under the `--set` fields, as `ganlab train` would, and the same
@@ -9,7 +10,8 @@ in-training evaluation as `eval_every` (ganlab.evaluation.evaluate_trainer: late
 never feeds training, so one run can score several decays side by side: the extra EMAs are kept here beside the
 trainer's own and swapped in for each evaluation. `--g-widths`/`--d-widths` replace the DCGAN's channel ladder
 (coarse to fine, e.g. 128,32: 128 channels at 7x7 and 32 at 14x14 on 28x28 images) for a capacity screen; no
-config field says so, so such a run is a screen only. The training seconds exclude the evaluations; they are this
+config field says so, so such a run is a screen only. `--layout` rebuilds the DCGAN's layers the same way, a
+screen only too (LAYOUTS says what each does). The training seconds exclude the evaluations; they are this
 process's alone only when nothing else shares the CPU. Threads: $GANLAB_THREADS, else ganlab's default.
 """
 
@@ -25,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 
 import torch
+import torch.nn as nn
 
 import ganlab.models.dcgan as dcgan
 from ganlab.config import parse_set
@@ -69,12 +72,76 @@ def widths(g: Optional[list[int]], d: Optional[list[int]]) -> Iterator[None]:
             cls.__init__ = init
 
 
+def _upconv(layers: list[nn.Module]) -> list[nn.Module]:
+    """G: every 2x ConvTranspose 4x4 becomes a nearest 2x upsample and a 3x3 conv (Odena et al. 2016, against
+    checkerboard artefacts)."""
+    out: list[nn.Module] = []
+    for m in layers:
+        if isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2):
+            out += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(m.in_channels, m.out_channels, 3, 1, 1,
+                                                                           bias=False)]
+        else:
+            out.append(m)
+    return out
+
+
+def _g_extra_coarse(layers: list[nn.Module]) -> list[nn.Module]:
+    """G: one more 3x3 conv-BN-ReLU at the coarsest size (7x7 on 28x28 images), after the first block."""
+    c = layers[0].out_channels
+    return layers[:3] + [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)] + layers[3:]
+
+
+def _d_extra_coarse(layers: list[nn.Module]) -> list[nn.Module]:
+    """D: one more 3x3 conv-LeakyReLU at the coarsest size, before the head."""
+    c = layers[-1].in_channels
+    return layers[:-1] + [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True)] + layers[-1:]
+
+
+def _same(layers: list[nn.Module]) -> list[nn.Module]:
+    return layers
+
+
+# name -> (G's layers -> G's layers, D's layers -> D's layers), each applied to the built nn.Sequential
+LAYOUTS = {
+    "upconv": (_upconv, _same),
+    "extra7": (_g_extra_coarse, _d_extra_coarse),
+}
+
+
+@contextlib.contextmanager
+def layout(name: str) -> Iterator[None]:
+    """Build DCGAN nets rebuilt by LAYOUTS[name] (re-initialised as the DCGAN's are); "" changes nothing."""
+    if not name:
+        yield
+        return
+    originals = {cls: cls.__init__ for cls in (dcgan.DCGANGenerator, dcgan.DCGANDiscriminator)}
+
+    def wrap(cls, rebuild):
+        init = originals[cls]
+
+        def patched(self, *a, **k):
+            init(self, *a, **k)
+            self.net = nn.Sequential(*rebuild(list(self.net)))
+            dcgan.dcgan_init(self)
+        cls.__init__ = patched
+
+    g_rebuild, d_rebuild = LAYOUTS[name]
+    try:
+        wrap(dcgan.DCGANGenerator, g_rebuild)
+        wrap(dcgan.DCGANDiscriminator, d_rebuild)
+        yield
+    finally:
+        for cls, init in originals.items():
+            cls.__init__ = init
+
+
 def screen(dataset: str, seed: int, steps: int, evals: list[int], emas: list[float], fields: dict[str, Any],
-           g_widths: Optional[list[int]] = None, d_widths: Optional[list[int]] = None) -> Iterator[dict[str, Any]]:
+           g_widths: Optional[list[int]] = None, d_widths: Optional[list[int]] = None,
+           layout_name: str = "") -> Iterator[dict[str, Any]]:
     """Train the recipe under `fields` and yield one row per (evaluation step, EMA decay)."""
     cfg = apply_recipe({"dataset": dataset, "seed": seed, "steps": steps, "device": "cpu", **fields},
                        dataset_spec(dataset))
-    with widths(g_widths, d_widths):
+    with widths(g_widths, d_widths), layout(layout_name):
         trainer = Trainer(cfg)
     own = trainer.G_ema  # None when ema=0: the extra decays then start from G's initial weights, as its own would
     start = own if own is not None else copy.deepcopy(trainer.G).eval().requires_grad_(False)
@@ -110,6 +177,7 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a config field (repeatable)")
     p.add_argument("--g-widths", default="", help="G's channel ladder, coarse to fine (DCGAN; a screen only)")
     p.add_argument("--d-widths", default="", help="D's channel ladder, coarse to fine (DCGAN; a screen only)")
+    p.add_argument("--layout", default="", choices=["", *LAYOUTS], help="rebuild the DCGAN's layers (a screen only)")
     p.add_argument("--out", default="", help="also append the rows to this JSON-lines file")
     a = p.parse_args(argv)
     try:
@@ -129,7 +197,7 @@ def main(argv=None) -> int:
     emas = emas or [cfg.ema]
     out = open(a.out, "a") if a.out else None
     try:
-        for row in screen(a.dataset, a.seed, a.steps, evals, emas, fields, g_widths, d_widths):
+        for row in screen(a.dataset, a.seed, a.steps, evals, emas, fields, g_widths, d_widths, a.layout):
             line = json.dumps(row)
             print(line, flush=True)
             if out:

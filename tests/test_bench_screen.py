@@ -45,11 +45,31 @@ def test_a_ladder_replaces_the_dcgan_widths_only_inside_the_block():
     assert plain.net[0].out_channels == 64
 
 
+def test_a_layout_rebuilds_the_dcgan_only_inside_the_block_and_the_nets_still_make_and_read_images():
+    with screen.layout("upconv"):
+        g = DCGANGenerator(100, 1, 28, 32, torch.nn.Tanh())
+        d = DCGANDiscriminator(1, 28, 32, batch_norm=False)
+    kinds = [type(m).__name__ for m in g.net]
+    assert kinds.count("Upsample") == 2 and kinds.count("ConvTranspose2d") == 1  # only the 1x1 -> 7x7 one stays
+    assert len(d.net) == len(DCGANDiscriminator(1, 28, 32, batch_norm=False).net)  # D as it was
+    x = g(torch.randn(3, 100))
+    assert x.shape == (3, 1, 28, 28) and d(x).shape == (3,)
+
+    with screen.layout("extra7"):
+        g7 = DCGANGenerator(100, 1, 28, 32, torch.nn.Tanh())
+        d7 = DCGANDiscriminator(1, 28, 32, batch_norm=False)
+    assert isinstance(g7.net[3], torch.nn.Conv2d) and g7.net[3].kernel_size == (3, 3) and g7.net[3].in_channels == 64
+    assert isinstance(d7.net[-3], torch.nn.Conv2d) and d7.net[-3].kernel_size == (3, 3)
+    assert d7(g7(torch.randn(2, 100))).shape == (2,)
+    assert not any(isinstance(m, torch.nn.Upsample) for m in DCGANGenerator(100, 1, 28, 32, torch.nn.Tanh()).net)
+
+
 @pytest.mark.parametrize("argv, says", [
     (["--steps", "4", "--evals", "9"], "--evals must be steps between 1 and --steps"),
     (["--steps", "4", "--evals", "2", "--emas", "1.5"], "--emas must be decays between 0 and 1"),
     (["--steps", "4", "--evals", "2", "--set", "batch_size=many"], "batch_size"),
     (["--steps", "4", "--evals", "2", "--set", "ema=0"], "no EMA of G"),
+    (["--steps", "4", "--evals", "2", "--layout", "wide"], "invalid choice: 'wide'"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(capsys, argv, says):
     with pytest.raises(SystemExit) as e:
