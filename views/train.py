@@ -360,6 +360,9 @@ with st.expander("Advanced: optimiser, widths, penalties, seed, bookkeeping"):
         field("g_hidden", "G hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")
         field("d_hidden", "D hidden widths", "text", help="MLP: comma-separated, e.g. 256,256.")
         field("base_channels", "DCGAN base channels")
+        field("coarse_layers", "DCGAN extra layers at the coarsest size",
+              help="More 3x3 conv layers at the DCGAN's smallest size (7x7 for 28x28 images), in G and in D: "
+                   "depth where a conv is cheapest. The 28x28 recipe uses 1.")
         field("activation", "Hidden activation", "select")
         field("weight_decay_d", "D weight decay", step=1e-4, format="%g",
               help="L2 on D's weights (the optimizer's weight_decay); the loss-sensitive GAN's regulariser on L.")

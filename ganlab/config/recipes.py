@@ -40,7 +40,7 @@ class Recipe:
     def summary(self) -> str:
         """What the recipe sets, from its values (so it stays true when the values are retuned)."""
         v = {**RunConfig().to_dict(), **self.values}
-        parts = [v["arch"].upper() if v["arch"] == "dcgan" else f"{v['arch'].upper()} {_widths(v)}", v["loss"].upper(),
+        parts = [_dcgan(v) if v["arch"] == "dcgan" else f"{v['arch'].upper()} {_widths(v)}", v["loss"].upper(),
                  f"{v['steps']:,} steps", f"batch {v['batch_size']}", f"{v['optimizer'].capitalize()} lr {_lr(v)}{_betas(v)}",
                  f"latent {v['latent_dim']}" + (f" with {v['latent_mixture']:,} islands" if v["latent_mixture"] else "")]
         if v["lr_schedule"] != "constant":
@@ -59,6 +59,11 @@ class Recipe:
         if v["g_topk"] < 1:
             parts.append(f"G learns from the top {v['g_topk']:.0%} of its fakes at the end (top-k)")
         return ", ".join(parts)
+
+
+def _dcgan(v: dict) -> str:
+    n = v["coarse_layers"]
+    return "DCGAN" + (f" with {n} more 3x3 conv layer{'s' * (n > 1)} at the coarsest size" if n else "")
 
 
 def _widths(v: dict) -> str:

@@ -51,6 +51,7 @@ class RunConfig:
     norm: str = "none"  # mlp G hidden norm: none | batch | layer
     d_norm: str = "none"  # mlp D hidden norm: none | layer (batch norm would mix real and fake batches)
     base_channels: int = 64  # dcgan: channels of the widest-resolution layer
+    coarse_layers: int = 0  # dcgan: extra 3x3 conv layers at the coarsest size (7x7 for 28x28), in G and in D
     spectral_norm: bool = False  # spectral normalisation on every D layer
     standardize: bool = False  # unbounded points: G and D work on the data scaled to zero mean, unit std (models/scaling.py)
     # --- loss options ---

@@ -39,6 +39,7 @@ RANGES = {
     "latent_dim": (1, 4096, True),
     "latent_mixture": (0, 4096, True),
     "base_channels": (1, 1024, True),
+    "coarse_layers": (0, 8, True),
     "gp_weight": (0.0, 1e4, True),
     "r1_weight": (0.0, 1e4, True),
     "r1_every": (1, 10_000, True),

@@ -91,12 +91,14 @@ def build_mlp(cfg, spec: DataSpec):
 def build_dcgan(cfg, spec: DataSpec):
     c, h, _ = spec.shape
     g = DCGANGenerator(cfg.latent_dim, c, h, cfg.base_channels,
-                       output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg))
+                       output_activation(spec.value_range, spec.unbounded), _n_classes(cfg, spec), _prior(cfg),
+                       coarse_layers=cfg.coarse_layers)
     if _energy_d(cfg):
         return g, dcgan_energy_d(c, h, cfg.base_channels)
     # batch norm in D fights a gradient penalty (it couples the samples the penalty treats one by one)
     batch_norm = not (LOSSES.get(cfg.loss).gradient_penalty or cfg.spectral_norm or cfg.r1_weight > 0)
-    return g, DCGANDiscriminator(c, h, cfg.base_channels, _n_classes(cfg, spec), batch_norm=batch_norm)
+    return g, DCGANDiscriminator(c, h, cfg.base_channels, _n_classes(cfg, spec), batch_norm=batch_norm,
+                                 coarse_layers=cfg.coarse_layers)
 
 
 def _dcgan_problem(spec: DataSpec) -> Optional[str]:

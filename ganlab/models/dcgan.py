@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Optional
 
 import torch
@@ -27,11 +28,23 @@ def _widths(base_channels: int, k: int, cap: int = 1024) -> list[int]:
     return [min(base_channels * 2 ** (k - 1 - i), cap) for i in range(k)]  # coarse -> fine
 
 
+def _coarse(width: int, n: int, norm: bool, act: Callable[[], nn.Module]) -> list[nn.Module]:
+    """n 3x3 conv layers that keep the coarsest size (7x7 on 28x28 images). Depth is cheapest there: a layer
+    costs what one 2x stage does, and on MNIST one such layer in G and D took the FD at step 1,000 from 70 to 12
+    (docs/QUALITY.md, the seventeenth session), where 4x the channels at that size had bought nothing."""
+    layers: list[nn.Module] = []
+    for _ in range(n):
+        layers += [nn.Conv2d(width, width, 3, 1, 1, bias=False)] + ([nn.BatchNorm2d(width)] if norm else [])
+        layers += [act()]
+    return layers
+
+
 class DCGANGenerator(nn.Module):
-    """z (B, latent_dim) [+ one-hot label] -> image (B, C, H, W) via ConvTranspose-BN-ReLU, Tanh."""
+    """z (B, latent_dim) [+ one-hot label] -> image (B, C, H, W) via ConvTranspose-BN-ReLU, Tanh; `coarse_layers`
+    3x3 conv-BN-ReLU layers at the first, coarsest size."""
 
     def __init__(self, latent_dim: int, img_channels: int, img_size: int, base_channels: int,
-                 out_act: nn.Module, num_classes: int = 0, prior: Optional[nn.Module] = None):
+                 out_act: nn.Module, num_classes: int = 0, prior: Optional[nn.Module] = None, coarse_layers: int = 0):
         super().__init__()
         assert dcgan_supports(img_size), f"dcgan cannot make {img_size}x{img_size} images"
         self.latent_dim, self.num_classes = latent_dim, num_classes
@@ -41,6 +54,7 @@ class DCGANGenerator(nn.Module):
         layers: list[nn.Module] = [nn.ConvTranspose2d(g_input_width(latent_dim, num_classes, prior), w[0], s0, 1, 0,
                                                       bias=False),
                                    nn.BatchNorm2d(w[0]), nn.ReLU(True)]  # (B, w0, s0, s0)
+        layers += _coarse(w[0], coarse_layers, True, lambda: nn.ReLU(True))
         for a, b in zip(w[:-1], w[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]  # 2x
         layers += [nn.ConvTranspose2d(w[-1], img_channels, 4, 2, 1, bias=False), out_act]  # (B, C, H, W)
@@ -78,16 +92,18 @@ def _down(img_channels: int, w: list[int], norm: bool) -> list[nn.Module]:
 
 
 class DCGANDiscriminator(nn.Module):
-    """image (B, C, H, W) [+ one-hot label maps] -> raw score (B,) via Conv-(BN)-LeakyReLU."""
+    """image (B, C, H, W) [+ one-hot label maps] -> raw score (B,) via Conv-(BN)-LeakyReLU; `coarse_layers` 3x3
+    conv-(BN)-LeakyReLU layers at the coarsest size, before the head."""
 
     def __init__(self, img_channels: int, img_size: int, base_channels: int, num_classes: int = 0,
-                 batch_norm: bool = True):
+                 batch_norm: bool = True, coarse_layers: int = 0):
         super().__init__()
         assert dcgan_supports(img_size), f"dcgan cannot read {img_size}x{img_size} images"
         self.num_classes, self.shape = num_classes, (img_channels, img_size, img_size)
         s0, k = dcgan_plan(img_size)
         w = _widths(base_channels, k)
         self.net = nn.Sequential(*_down(img_channels + num_classes, w, batch_norm),
+                                 *_coarse(w[0], coarse_layers, batch_norm, lambda: nn.LeakyReLU(0.2, True)),
                                  nn.Conv2d(w[0], 1, s0, 1, 0, bias=False))  # (B, 1, 1, 1)
         dcgan_init(self)
 

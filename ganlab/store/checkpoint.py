@@ -149,7 +149,8 @@ def _tick_problem(tick: Any) -> str | None:
 
 # what G, D and the data are: a checkpoint's weights mean nothing under another value of these
 MODEL_FIELDS = ("dataset", "arch", "loss", "conditional", "latent_dim", "latent_dist", "latent_mixture", "g_hidden",
-                "d_hidden", "activation", "norm", "d_norm", "base_channels", "spectral_norm", "optimizer")
+                "d_hidden", "activation", "norm", "d_norm", "base_channels", "coarse_layers", "spectral_norm",
+                "optimizer")
 
 
 def config_mismatch(cfg: RunConfig, state: dict[str, Any]) -> str | None:
