@@ -36,6 +36,7 @@ def test_picking_mnist_fills_the_form_with_the_28px_recipe_and_says_so():
     assert at.selectbox(key="cfg_arch").value == "dcgan"
     assert at.number_input(key="cfg_latent_dim").value == IMAGES_28["latent_dim"]
     assert at.number_input(key="cfg_steps").value == IMAGES_28["steps"]
+    assert at.number_input(key="cfg_coarse_layers").value == IMAGES_28["coarse_layers"] == 1
     assert "Recommended recipe for 28x28 grey images" in infos(at) and "Change any field" in infos(at)
     cfg = config_json(at)
     assert cfg["recipe"] == "images-28" and cfg["arch"] == "dcgan" and cfg["batch_size"] == IMAGES_28["batch_size"]
