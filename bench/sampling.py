@@ -30,8 +30,7 @@ def rows_for(run_dir: str, psis: list[float], drs: bool, n: int) -> list[dict]:
     rows = [{"sampler": f"psi {r['psi']:g}", **r} for r in truncation_sweep(load_generator(run), psis, n=n)]
     if drs:
         m = evaluate_run(run, n=n, seed=SWEEP_SEED, sampler="drs")
-        rows.append({"sampler": "drs", "acceptance_rate": m["acceptance_rate"],
-                     **{k.removeprefix("Metric/"): v for k, v in scalar_metrics(m).items()}})
+        rows.append({"sampler": "drs", **{k.removeprefix("Metric/"): v for k, v in scalar_metrics(m).items()}})
     return rows
 
 

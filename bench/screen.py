@@ -86,15 +86,14 @@ def _upconv(layers: list[nn.Module]) -> list[nn.Module]:
 
 
 def _g_extra_coarse(layers: list[nn.Module]) -> list[nn.Module]:
-    """G: one more 3x3 conv-BN-ReLU at the coarsest size (7x7 on 28x28 images), after the first block."""
-    c = layers[0].out_channels
-    return layers[:3] + [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)] + layers[3:]
+    """G: the layer `coarse_layers=1` adds (ganlab.models.dcgan._coarse), after the first block, built after the
+    rest: how the seventeenth session's screen drew its weights (the field builds it in place)."""
+    return layers[:3] + dcgan._coarse(layers[0].out_channels, 1, True, lambda: nn.ReLU(True)) + layers[3:]
 
 
 def _d_extra_coarse(layers: list[nn.Module]) -> list[nn.Module]:
-    """D: one more 3x3 conv-LeakyReLU at the coarsest size, before the head."""
-    c = layers[-1].in_channels
-    return layers[:-1] + [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True)] + layers[-1:]
+    """D: the layer `coarse_layers=1` adds without batch norm (the recipe's R1 D), before the head."""
+    return layers[:-1] + dcgan._coarse(layers[-1].in_channels, 1, False, lambda: nn.LeakyReLU(0.2, True)) + layers[-1:]
 
 
 def _same(layers: list[nn.Module]) -> list[nn.Module]:

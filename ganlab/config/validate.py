@@ -23,6 +23,9 @@ CHOICES = {
     "precision": ("auto", "fp32", "bf16"),
 }
 
+# text fields whose values are a registry's names (validation, and the sweep parser's choices)
+REGISTERED = {"arch": ARCHS, "loss": LOSSES, "lr_schedule": SCHEDULES, "r1_schedule": SCHEDULES}
+
 # field -> (low, high, inclusive-low); the UI builds its number inputs from these too
 RANGES = {
     "steps": (1, 100_000_000, True),
@@ -134,8 +137,8 @@ def _tail(path: str) -> str:
 
 
 def _check_combination(cfg: RunConfig, data_root) -> None:
-    for kind, name, reg in (("arch", cfg.arch, ARCHS), ("loss", cfg.loss, LOSSES), ("lr_schedule", cfg.lr_schedule, SCHEDULES),
-                            ("r1_schedule", cfg.r1_schedule, SCHEDULES)):
+    for kind, reg in REGISTERED.items():
+        name = getattr(cfg, kind)
         if name not in reg:
             raise ConfigError(f"{kind}: {echo(name)} is not one of {', '.join(reg.names())}")
     try:

@@ -21,12 +21,9 @@ from typing import Any
 
 from ..config import FIELDS, RunConfig, coerce, field_type
 from ..config.schema import echo, field_hint, split_assignment
-from ..config.validate import CHOICES, RANGES
+from ..config.validate import CHOICES, RANGES, REGISTERED
 from ..data import DATASETS
 from ..errors import ConfigError
-from ..game.losses import LOSSES
-from ..game.schedules import SCHEDULES
-from ..models import ARCHS
 
 SCHEDULERS = ("", "asha")
 MODES = ("max", "min")
@@ -42,8 +39,7 @@ NOT_VARIED = {
     "preset": "a preset is the base every trial starts from, not a value to vary",
 }
 TUPLE_SEPARATOR = ";"  # between the values of a width-list field such as g_hidden ("64,64;128,128")
-REGISTRIES = {"loss": LOSSES, "arch": ARCHS, "dataset": DATASETS, "lr_schedule": SCHEDULES,
-              "r1_schedule": SCHEDULES}  # text fields whose values are a registry's names
+REGISTRIES = {**REGISTERED, "dataset": DATASETS}  # text fields whose values are a registry's names
 OPEN_FIELDS = ("dataset",)  # takes more than its registry's names (hdf5:FILE, points:FILE, ring:N)
 TYPE_EXAMPLES = {bool: "true, false", int: "1, 2", float: "1e-4, 1e-3", str: "a, b"}
 SEED_PART = re.compile(r"([0-9]+)(?:\s*-\s*([0-9]+))?")  # 3, or a range 0-4
