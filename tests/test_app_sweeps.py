@@ -54,6 +54,12 @@ def finished_sweep(tmp_path_factory):
     return runs, sweep.id
 
 
+def control(widgets, name: str):
+    """A chart control of the Sweeps page: its key is its name and a digest of its options (ganlab.ui.sweeps.follow)."""
+    (widget,) = [w for w in widgets if (w.key or "").startswith(name + "[")]
+    return widget
+
+
 def page(runs_dir, monkeypatch) -> AppTest:
     monkeypatch.setenv("GANLAB_RUNS", str(runs_dir))
     at = AppTest.from_file(APP, default_timeout=60).run()
@@ -93,12 +99,12 @@ def test_a_finished_sweep_shows_its_trials_parcoords_and_banded_curves(finished_
 def test_the_curves_follow_the_chosen_series_and_trials(finished_sweep, monkeypatch):
     runs, _ = finished_sweep
     at = page(runs, monkeypatch)
-    options = at.selectbox(key="sweep_curve_series").options
+    options = control(at.selectbox, "sweep_curve_series").options
     assert "modes covered" in options and "D loss" in options and "num samples" not in options
-    at.selectbox(key="sweep_curve_series").set_value("Metric/modes_covered").run()
+    control(at.selectbox, "sweep_curve_series").set_value("Metric/modes_covered").run()
     table = at.dataframe[0].value
     keep = table[(table["loss"] == "hinge") | (table["seed"] == 0)]["trial"].tolist()  # both hinge seeds, one bce
-    at.multiselect(key="sweep_curve_trials").set_value(keep).run()
+    control(at.multiselect, "sweep_curve_trials").set_value(keep).run()
     assert not at.exception, at.exception
     figures = plotly_specs(at)
     curve = next(f for f in figures if "modes covered" in json.dumps(f["layout"]["title"]))
@@ -149,14 +155,14 @@ def test_trials_that_start_join_the_curves_until_the_person_picks(monkeypatch, t
     monkeypatch.setattr(sweeps_ui, "list_sweeps", lambda runs_dir: [fake_load(runs_dir, "ring8-live")])
     monkeypatch.setattr(sweeps_ui, "load_sweep", fake_load)
     at = page(tmp_path / "runs", monkeypatch)
-    assert at.multiselect(key="sweep_curve_trials").value == ["aaa"]
+    assert control(at.multiselect, "sweep_curve_trials").value == ["aaa"]
     state["started"].append("bbb")
     at.run()
-    assert at.multiselect(key="sweep_curve_trials").value == ["aaa", "bbb"], "a trial that started joined the curves"
+    assert control(at.multiselect, "sweep_curve_trials").value == ["aaa", "bbb"], "a trial that started joined the curves"
     assert "loss=hinge (1 seed)" in " ".join(t["name"] for f in plotly_specs(at) for t in f["data"])
-    at.multiselect(key="sweep_curve_trials").set_value(["bbb"]).run()
+    control(at.multiselect, "sweep_curve_trials").set_value(["bbb"]).run()
     at.run()
-    assert at.multiselect(key="sweep_curve_trials").value == ["bbb"], "the person's pick stays"
+    assert control(at.multiselect, "sweep_curve_trials").value == ["bbb"], "the person's pick stays"
 
 
 class FakeDriver:

@@ -8,6 +8,7 @@ leaves the sweep running.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -36,7 +37,8 @@ from .common import STATE_ICONS, flash, select_run
 from .text import literal
 
 SWEEP_KEY = "sweep_id"  # session_state: the sweep this tab looks at
-PICKED = "_sweep_picked"  # session_state: widget key -> the sweep in which the person picked its value by hand
+PICKED = "_sweep_picked"  # session_state: chart control -> (sweep, value) the person picked by hand in that sweep
+OFFERED = "_sweep_offered"  # session_state: widget key -> the value this page last gave that widget
 SWEEP_PARAM = "sweep"  # the URL's ?sweep=ID: a reload reopens that sweep
 DEFAULT_STEPS = 200
 DEFAULT_CHECKS = 4  # quality evaluations per trial: enough rungs for ASHA, cheap beside the training
@@ -368,19 +370,33 @@ def open_trial(info: SweepInfo) -> None:
 
 def follow(key: str, options: Sequence, default, sweep_id: str) -> dict:
     """A chart widget's key and state: it follows `default` as a live sweep grows (new trials, new metrics) until
-    the person picks by hand in this sweep, and then keeps what they picked that is still offered."""
-    picked = st.session_state.get(PICKED, {}).get(key) == sweep_id
-    value = st.session_state.get(key)
+    the person picks by hand in this sweep, and then keeps what they picked that is still offered.
+
+    Streamlit's on_change is not the person's hand alone: it fires too when this page set the value under a
+    widget whose options changed, with the page's value, and a browser that lags behind a rerun sends the value
+    it still shows. So the widget's key names its options (a value shown for other options never lands on this
+    widget), and a change counts as a pick only when it differs from what the page last gave that widget.
+    """
+    widget = f"{key}[{_digest(options)}]"
+    pick = st.session_state.get(PICKED, {}).get(key)
+    mine = pick is not None and pick[0] == sweep_id
     if isinstance(default, list):
-        value = [v for v in value if v in options] if picked and isinstance(value, list) else list(default)
+        value = [v for v in pick[1] if v in options] if mine and isinstance(pick[1], list) else list(default)
     else:
-        value = value if picked and value in options else default
-    st.session_state[key] = value  # before the widget exists: allowed, and no default= beside it
-    return dict(key=key, on_change=_picked_by_hand, args=(key, sweep_id))
+        value = pick[1] if mine and pick[1] in options else default
+    st.session_state[widget] = value  # before the widget exists: allowed, and no default= beside it
+    st.session_state.setdefault(OFFERED, {})[widget] = value
+    return dict(key=widget, on_change=_picked_by_hand, args=(key, widget, sweep_id))
 
 
-def _picked_by_hand(key: str, sweep_id: str) -> None:
-    st.session_state.setdefault(PICKED, {})[key] = sweep_id
+def _picked_by_hand(key: str, widget: str, sweep_id: str) -> None:
+    value = st.session_state.get(widget)
+    if value != st.session_state.get(OFFERED, {}).get(widget):
+        st.session_state.setdefault(PICKED, {})[key] = (sweep_id, value)
+
+
+def _digest(options: Sequence) -> str:
+    return hashlib.sha1(repr(list(options)).encode()).hexdigest()[:10]
 
 
 def parcoords_part(info: SweepInfo) -> None:

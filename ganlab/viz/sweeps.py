@@ -233,6 +233,7 @@ def curves_figure(groups: Mapping[str, Sequence[History]], key: str, *, smoothin
     fig = curve_layout(fig, title=f"{series_name(key)} by params", subtitle=subtitle, y_title=series_name(key),
                        log_y=log_y, x_max=x_max, height=400 + 22 * (drawn // 3))
     # the groups' names are long (every varied param): the legend goes under the plot, where it may wrap
-    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.18, yanchor="top"),
+    # shown for one group too: its line says which params it is
+    fig.update_layout(showlegend=drawn > 0, legend=dict(orientation="h", x=0, xanchor="left", y=-0.18, yanchor="top"),
                       margin=dict(b=60 + 22 * (1 + drawn // 3)))
     return fig

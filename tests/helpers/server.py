@@ -32,9 +32,25 @@ def serve(runs_dir: str | os.PathLike, data_dir: str | os.PathLike, *, port: int
           log_path: str | os.PathLike | None = None, timeout: float = 90.0) -> Iterator[str]:
     """The dashboard as `make run` serves it (`python -m ganlab.ui.serve`, app.py behind its Host check) on
     127.0.0.1 with its own run store; yields the base URL; kills it after."""
+    env = {"GANLAB_RUNS": str(runs_dir), "GANLAB_DATA": str(data_dir)}
+    with _serving(["-m", "ganlab.ui.serve"], env, port=port, log_path=log_path, timeout=timeout) as url:
+        yield url
+
+
+@contextmanager
+def serve_script(script: str | os.PathLike, *, log_path: str | os.PathLike | None = None,
+                 timeout: float = 90.0) -> Iterator[str]:
+    """One Streamlit script of the tests' own (`streamlit run SCRIPT`), to drive a piece of the UI in a real
+    frontend on its own; yields the base URL; kills it after."""
+    with _serving(["-m", "streamlit", "run", str(script)], {}, port=None, log_path=log_path, timeout=timeout) as url:
+        yield url
+
+
+@contextmanager
+def _serving(args: list[str], env: dict, *, port: int | None, log_path, timeout: float) -> Iterator[str]:
     port = port or free_port()
-    env = {**os.environ, "GANLAB_RUNS": str(runs_dir), "GANLAB_DATA": str(data_dir), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "ganlab.ui.serve", "--server.headless", "true",
+    env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, *args, "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--server.runOnSave", "false", "--theme.base", "light"]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
