@@ -11,24 +11,6 @@ import torch
 from ..models.latents import z_batch, z_from_seed  # noqa: F401 - seeds are latents here too
 
 
-def parse_seeds(text: str, limit: int = 1024) -> list[int]:
-    """'1,2,5-10' -> [1, 2, 5, 6, 7, 8, 9, 10]; a clear ValueError for anything else."""
-    out: list[int] = []
-    for part in [p.strip() for p in str(text).split(",") if p.strip()]:
-        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not m:
-            raise ValueError(f"{part!r} is not a seed or a range like 5-10 (whole numbers >= 0)")
-        a, b = int(m.group(1)), int(m.group(2) or m.group(1))
-        if b < a:
-            raise ValueError(f"range {part!r} runs backwards; write {b}-{a}")
-        if len(out) + (b - a + 1) > limit:
-            raise ValueError(f"at most {limit} seeds at once")
-        out.extend(range(a, b + 1))
-    if not out:
-        raise ValueError("no seeds given; write e.g. 1,2,5-10")
-    return out
-
-
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Straight line: a + t (b - a); a, b (dim,) or (1, dim), t (T,) -> (T, dim)."""
     a, b = a.reshape(1, -1), b.reshape(1, -1)
