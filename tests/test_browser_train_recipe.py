@@ -1,6 +1,7 @@
 """Real headless Chromium, issue #16: the Train page's point-family picker and the recommended recipe it says it
 applied. Saves train-recipe-family.png (a ring of 12 with its parameter boxes, the recipe note) and
-train-recipe-mnist.png (MNIST filled with the 28x28 DCGAN recipe) under $GANLAB_SCREENSHOTS."""
+train-recipe-mnist.png (MNIST filled with the 28x28 DCGAN recipe) and train-recipe-mnist-advanced.png (its
+Advanced fields: one more conv layer at 7x7) under $GANLAB_SCREENSHOTS."""
 
 from __future__ import annotations
 
@@ -36,4 +37,10 @@ def test_family_picker_and_recipe_note_in_the_browser(tmp_path):
         assert page.get_by_role("spinbutton", name="Steps (G updates)").input_value() == "1500"  # still the person's
         assert page.get_by_role("spinbutton", name="Latent size (z)").input_value() == "100"  # the recipe's
         shoot(page, SHOTS / "train-recipe-mnist.png")
+        page.get_by_text("Advanced: optimiser, widths, penalties, seed, bookkeeping").click()
+        coarse = page.get_by_role("spinbutton", name="DCGAN extra layers at the coarsest size")
+        coarse.wait_for()
+        assert coarse.input_value() == "1", "the 28x28 recipe's one more layer at 7x7"
+        coarse.scroll_into_view_if_needed()
+        shoot(page, SHOTS / "train-recipe-mnist-advanced.png")
         assert "Traceback" not in page.inner_text("body")
