@@ -83,8 +83,11 @@ def test_a_finished_sweep_shows_its_trials_parcoords_and_banded_curves(finished_
     assert "modes_covered" in table.columns and table["high_quality_rate"].notna().all()
     assert "modes_total" not in table.columns, "the data's own count is the same for every trial"
     best = max(zip(table["high_quality_rate"], table["loss"], table["seed"]), key=lambda r: r[0])  # first of ties
-    assert f"Best by high-quality rate (higher is better): **loss={best[1]}**, seed {best[2]}" in " ".join(
-        c.value for c in at.caption)
+    captions = " ".join(c.value for c in at.caption)
+    if (table["high_quality_rate"] == best[0]).all():  # 60 steps may leave every trial at 0: a tie, said as one
+        assert "No best by high-quality rate yet: all 4 scored trials have" in captions
+    else:
+        assert f"Best by high-quality rate (higher is better): **loss={best[1]}**, seed {best[2]}" in captions
     figures = plotly_specs(at)
     (parcoords,) = [t for f in figures for t in f["data"] if t["type"] == "parcoords"]
     dims = {d["label"]: d for d in parcoords["dimensions"]}
@@ -163,6 +166,23 @@ def test_trials_that_start_join_the_curves_until_the_person_picks(monkeypatch, t
     control(at.multiselect, "sweep_curve_trials").set_value(["bbb"]).run()
     at.run()
     assert control(at.multiselect, "sweep_curve_trials").value == ["bbb"], "the person's pick stays"
+
+
+@pytest.mark.parametrize("rates, said", [
+    ((0.5, 0.9, 0.7), "Best by high-quality rate (higher is better): **loss=hinge**, seed 0, 0.9 at step 60 (run-b)."),
+    ((0.9, 0.9, 0.7), "**loss=bce**, seed 0, 0.9 at step 60 (run-a) (and 1 more at the same value)."),
+    ((0.0, 0.0, 0.0), "No best by high-quality rate yet: all 3 scored trials have 0."),
+])
+def test_the_best_trial_caption_says_a_tie_instead_of_crowning_the_first(monkeypatch, tmp_path, rates, said):
+    spec = SweepSpec(base={"dataset": "ring8", "steps": 60}, grid={"loss": ["bce", "hinge", "lsgan"]}, seeds=[0])
+    trials = [TrialInfo(k, {"loss": loss}, 0, f"run-{k}", "", "finished", 60, 60, {"high_quality_rate": rate})
+              for k, loss, rate in zip("abc", ("bce", "hinge", "lsgan"), rates)]
+    info = SweepInfo("ring8-done", spec, "finished", 0.0, trials)
+    monkeypatch.setattr(sweeps_ui, "list_sweeps", lambda runs_dir: [info])
+    monkeypatch.setattr(sweeps_ui, "load_sweep", lambda runs_dir, sweep_id: info)
+    at = page(tmp_path / "runs", monkeypatch)
+    assert not at.exception, at.exception
+    assert said in " ".join(c.value for c in at.caption)
 
 
 class FakeDriver:

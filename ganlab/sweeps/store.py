@@ -58,14 +58,16 @@ class SweepInfo:
     def done(self) -> int:
         return sum(t.state in DONE_STATES for t in self.trials)
 
-    def best(self) -> Optional[TrialInfo]:
-        """The trial with the best value of the spec's metric (None without a metric or values)."""
+    def scored(self) -> list[TrialInfo]:
+        """The trials that report the spec's metric (or the default one), best first; ties keep the trials' order."""
         metric = self.spec.metric or default_metric(self.trials)
         scored = [t for t in self.trials if metric and isinstance(t.metrics.get(metric), (int, float))]
-        if not scored:
-            return None
-        pick = max if self.spec.mode == "max" else min
-        return pick(scored, key=lambda t: t.metrics[metric])
+        return sorted(scored, key=lambda t: t.metrics[metric], reverse=self.spec.mode == "max")
+
+    def best(self) -> Optional[TrialInfo]:
+        """The trial with the best value of the spec's metric (None without a metric or values)."""
+        scored = self.scored()
+        return scored[0] if scored else None
 
 
 def default_metric(trials: list[TrialInfo]) -> str:

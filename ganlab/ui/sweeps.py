@@ -326,6 +326,23 @@ def _cell(v):
     return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
 
 
+def best_caption(info: SweepInfo) -> None:
+    """The best trial by the sweep's metric; a tie says so instead of crowning the first of equals."""
+    scored = info.scored()
+    if not scored:
+        return
+    metric = info.spec.metric or default_metric(info.trials)
+    best, value = scored[0], scored[0].metrics[metric]
+    ties = sum(t.metrics[metric] == value for t in scored)
+    if ties == len(scored) > 1:
+        st.caption(f":material/balance: No best by {metric_label(metric)} yet: all {ties} scored trials have {value:.4g}.")
+        return
+    more = f" (and {ties - 1} more at the same value)" if ties > 1 else ""
+    st.caption(f":material/trophy: Best by {metric_label(metric)} ({'higher' if info.spec.mode == 'max' else 'lower'} "
+               f"is better): **{literal(group_label(best, varied(info)))}**, seed {best.seed}, "
+               f"{value:.4g} at step {best.step:,} ({literal(best.run_id)}){more}.")
+
+
 def trials_table(info: SweepInfo) -> None:
     counts: dict[str, int] = {}
     for t in info.trials:
@@ -334,12 +351,7 @@ def trials_table(info: SweepInfo) -> None:
         (st.error if info.state == "failed" else st.warning)(f"Sweep {info.state}: {literal(info.error)}")
     st.caption(f"{STATE_ICONS.get(info.state, '')} **{literal(info.id)}** is {info.state} · "
                + " · ".join(f"{n} {state}" for state, n in counts.items()) + ". Click a column header to sort.")
-    best = info.best()
-    if best is not None:
-        metric = info.spec.metric or default_metric(info.trials)
-        st.caption(f":material/trophy: Best by {metric_label(metric)} ({'higher' if info.spec.mode == 'max' else 'lower'} "
-                   f"is better): **{literal(group_label(best, varied(info)))}**, seed {best.seed}, "
-                   f"{best.metrics[metric]:.4g} at step {best.step:,} ({literal(best.run_id)}).")
+    best_caption(info)
     metrics = {m: st.column_config.NumberColumn(metric_label(m), format="%.4g", help=f"{m} at the trial's last evaluation")
                for m in metric_keys(info.trials)}
     st.dataframe(trial_rows(info), hide_index=True, width="stretch", column_config={**metrics,
