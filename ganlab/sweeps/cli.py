@@ -118,7 +118,7 @@ def cmd_sweep(a: argparse.Namespace, build_config: Callable[[argparse.Namespace]
 def cmd_sweeps(a: argparse.Namespace) -> int:
     for info in list_sweeps(runs_dir(a.runs_dir)):
         best = info.best()
-        metric = info.spec.metric or default_metric(info.trials)
+        metric = info.metric
         best_text = f"best {metric} {_value(best.metrics[metric])} ({best.run_id})" if best else "-"
         print(f"{info.id}\t{info.spec.summary()}\t{info.done}/{len(info.trials)} done\t{info.state}\t{best_text}")
     return 0
@@ -143,7 +143,7 @@ def trial_line(t: TrialInfo, metric: str = "") -> str:
 
 def table(info: SweepInfo) -> str:
     """The sweep's trials, best first on its metric (trials without a value last)."""
-    metric = info.spec.metric or default_metric(info.trials)
+    metric = info.metric
     sign = -1 if info.spec.mode == "max" else 1
 
     def order(t: TrialInfo):

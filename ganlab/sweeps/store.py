@@ -15,6 +15,7 @@ live state and step come from its run's status.json, so a killed trial reads as 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -58,16 +59,26 @@ class SweepInfo:
     def done(self) -> int:
         return sum(t.state in DONE_STATES for t in self.trials)
 
+    @property
+    def metric(self) -> str:
+        """The metric trials are ranked by: the spec's, else the first headline metric any trial reports."""
+        return self.spec.metric or default_metric(self.trials)
+
     def scored(self) -> list[TrialInfo]:
-        """The trials that report the spec's metric (or the default one), best first; ties keep the trials' order."""
-        metric = self.spec.metric or default_metric(self.trials)
-        scored = [t for t in self.trials if metric and isinstance(t.metrics.get(metric), (int, float))]
+        """The trials that report the sweep's metric, best first; ties keep the trials' order."""
+        metric = self.metric
+        scored = [t for t in self.trials if metric and _finite(t.metrics.get(metric))]
         return sorted(scored, key=lambda t: t.metrics[metric], reverse=self.spec.mode == "max")
 
     def best(self) -> Optional[TrialInfo]:
         """The trial with the best value of the spec's metric (None without a metric or values)."""
         scored = self.scored()
         return scored[0] if scored else None
+
+
+def _finite(v: Any) -> bool:
+    """A value to rank by: a number, not NaN or infinite (a diverged trial's metric ranks with the unscored)."""
+    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def default_metric(trials: list[TrialInfo]) -> str:

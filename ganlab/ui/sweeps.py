@@ -29,7 +29,7 @@ from ..store import Run
 from ..sweeps import SweepInfo, SweepSpec, TrialInfo, launch, list_sweeps, load_sweep
 from ..sweeps import spec as sweep_spec
 from ..sweeps.spec import NOT_VARIED, field_choices, value_example
-from ..sweeps.store import DONE_STATES, default_metric
+from ..sweeps.store import DONE_STATES
 from ..viz.series import count_values
 from ..viz.style import series_name
 from ..viz.sweeps import curves_figure, metric_label, parcoords_figure
@@ -331,7 +331,7 @@ def best_caption(info: SweepInfo) -> None:
     scored = info.scored()
     if not scored:
         return
-    metric = info.spec.metric or default_metric(info.trials)
+    metric = info.metric
     best, value = scored[0], scored[0].metrics[metric]
     ties = sum(t.metrics[metric] == value for t in scored)
     if ties == len(scored) > 1:
@@ -421,7 +421,7 @@ def parcoords_part(info: SweepInfo) -> None:
     shown = c1.multiselect("Metrics on the chart", metrics, format_func=metric_label,
                            **follow("sweep_pc_metrics", metrics, metrics[:4], info.id))
     options = shown or metrics
-    headline = info.spec.metric or default_metric(info.trials)
+    headline = info.metric
     color = c2.selectbox("Colour by", options, format_func=metric_label,
                          **follow("sweep_pc_color", options, headline if headline in options else options[0], info.id))
     rows = [{**t.params, **(t.metrics or {})} for t in info.trials]
